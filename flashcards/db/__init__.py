@@ -1,0 +1,1 @@
+"""Database layer: SQLAlchemy 2.0 models, engine and session setup, migrations glue."""

@@ -1,0 +1,11 @@
+"""The YAML deck format (format 1): parse, validate, render Markdown and math.
+
+Pure: imports nothing else of ours, and neither Flask nor SQLAlchemy.
+"""
+
+from flashcards.deckfile.spec import CardSpec
+from flashcards.deckfile.spec import DeckFileError
+from flashcards.deckfile.spec import DeckSpec
+from flashcards.deckfile.spec import Problem
+
+__all__ = ["CardSpec", "DeckFileError", "DeckSpec", "Problem"]

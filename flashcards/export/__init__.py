@@ -1,0 +1,1 @@
+"""Export: Anki .apkg packages (genanki) and YAML deck files (format 1)."""

@@ -1,0 +1,1 @@
+"""Background jobs (APScheduler 3.x): deck folder sync, backups, housekeeping."""
