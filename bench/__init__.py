@@ -1,0 +1,1 @@
+"""Benchmarks: each prints a table of measured figures, targets and the raw floor."""
