@@ -71,7 +71,7 @@ def _raw_floor(paths: list[Path], tmp: Path) -> tuple[float, float]:
         for i, doc in enumerate(docs)
         for c in doc["cards"]  # type: ignore[attr-defined]
     ]
-    conn = sqlite3.connect(tmp / "raw.sqlite3")
+    conn = sqlite3.connect(tmp / f"raw-{len(paths)}.sqlite3")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(
         "CREATE TABLE notes (deck INT, key TEXT, front TEXT, back TEXT, cloze TEXT)"

@@ -137,9 +137,14 @@ def ids(paths: tuple[Path, ...]) -> None:
         try:
             data = path.read_bytes()
             new_data, written = pin_missing_ids(data, source=str(path))
-        except (OSError, DeckFileError) as error:
+        except OSError as error:
             failed = True
-            click.echo(f"{path}: {error}", err=True)
+            click.echo(f"{path}: cannot read the file: {error.strerror}", err=True)
+            continue
+        except DeckFileError as error:
+            failed = True
+            for problem in error.problems:
+                click.echo(str(problem), err=True)
             continue
         if written:
             path.write_bytes(new_data)

@@ -304,7 +304,8 @@ def import_deck(
             update(Card).where(Card.note_id.in_(to_retire)).values(retired_at=now)
         )
     if new_rows:
-        session.execute(insert(Note), new_rows)
+        # Core executemany: one prepared statement for every row, no ORM bookkeeping.
+        session.connection().execute(insert(Note.__table__), new_rows)
 
     _sync_cards(session, deck.id, spec, now=now)
     return report
@@ -357,7 +358,7 @@ def _sync_cards(
         if key not in wanted and old.retired_at is None:
             to_change.append({"id": old.id, "retired_at": now})
     if to_add:
-        session.execute(insert(Card), to_add)
+        session.connection().execute(insert(Card.__table__), to_add)
     if to_change:
         session.execute(update(Card), to_change)
 
