@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from flashcards.deckfile.parse import load_deck_file
-from flashcards.deckfile.render import formula_problems
-from flashcards.deckfile.render import render_card
+from flashcards.deckfile.render import formula_problems, render_card
 
 DECKS = sorted((Path(__file__).resolve().parents[2] / "decks").glob("*.yaml"))
 
