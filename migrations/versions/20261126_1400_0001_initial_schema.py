@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 14:22:16.797883
+Create Date: 2026-11-26 14:43:18.197387
 """
 
 from collections.abc import Sequence
@@ -27,6 +27,19 @@ def upgrade() -> None:
     sa.Column('seen_at', flashcards.db.models.UtcDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('path', name=op.f('pk_deck_file_problems'))
     )
+    op.create_table('job_runs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('job_id', sa.String(length=40), nullable=False),
+    sa.Column('started_at', flashcards.db.models.UtcDateTime(), nullable=False),
+    sa.Column('finished_at', flashcards.db.models.UtcDateTime(), nullable=True),
+    sa.Column('outcome', sa.String(length=12), nullable=False),
+    sa.Column('message', sa.Text(), nullable=False),
+    sa.Column('duration_ms', sa.Integer(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_job_runs'))
+    )
+    with op.batch_alter_table('job_runs', schema=None) as batch_op:
+        batch_op.create_index('ix_job_runs_job_started', ['job_id', 'started_at'], unique=False)
+
     op.create_table('presets',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=80), nullable=False),
@@ -189,5 +202,9 @@ def downgrade() -> None:
     op.drop_table('decks')
     op.drop_table('users')
     op.drop_table('presets')
+    with op.batch_alter_table('job_runs', schema=None) as batch_op:
+        batch_op.drop_index('ix_job_runs_job_started')
+
+    op.drop_table('job_runs')
     op.drop_table('deck_file_problems')
     # ### end Alembic commands ###

@@ -1,0 +1,1 @@
+"""Background jobs: deck sync, backups, housekeeping, the runner and its lock."""
