@@ -3,9 +3,6 @@
 Pure: imports nothing else of ours, and neither Flask nor SQLAlchemy.
 """
 
-from flashcards.deckfile.spec import CardSpec
-from flashcards.deckfile.spec import DeckFileError
-from flashcards.deckfile.spec import DeckSpec
-from flashcards.deckfile.spec import Problem
+from flashcards.deckfile.spec import CardSpec, DeckFileError, DeckSpec, Problem
 
 __all__ = ["CardSpec", "DeckFileError", "DeckSpec", "Problem"]

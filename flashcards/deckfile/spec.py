@@ -7,8 +7,7 @@ database by their stable ids. Nothing here reads files or knows about storage.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from dataclasses import field
+from dataclasses import dataclass, field
 from typing import Literal
 
 CLOZE_NUMBER = re.compile(r"\{\{c(\d+)::")

@@ -16,8 +16,9 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from flashcards.db.models import SHARED_SCOPE, Card, Deck, Note
@@ -25,6 +26,9 @@ from flashcards.deckfile import DeckFileError, DeckSpec, Problem
 from flashcards.deckfile.parse import DEFAULT_MAX_BYTES, parse_deck
 
 DECK_FILE_SUFFIXES = (".yaml", ".yml")
+# The plain tables, for Core executemany inserts (no ORM bookkeeping per row).
+_NOTES = cast(Table, Note.__table__)
+_CARDS = cast(Table, Card.__table__)
 # New-card order follows the file; a note's slots sort right after it.
 _SLOT_STRIDE = 100
 
@@ -305,7 +309,7 @@ def import_deck(
         )
     if new_rows:
         # Core executemany: one prepared statement for every row, no ORM bookkeeping.
-        session.connection().execute(insert(Note.__table__), new_rows)
+        session.connection().execute(insert(_NOTES), new_rows)
 
     _sync_cards(session, deck.id, spec, now=now)
     return report
@@ -358,7 +362,7 @@ def _sync_cards(
         if key not in wanted and old.retired_at is None:
             to_change.append({"id": old.id, "retired_at": now})
     if to_add:
-        session.connection().execute(insert(Card.__table__), to_add)
+        session.connection().execute(insert(_CARDS), to_add)
     if to_change:
         session.execute(update(Card), to_change)
 

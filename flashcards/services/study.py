@@ -175,13 +175,19 @@ def _available(today: int) -> ColumnElement[bool]:
 
 
 def _done_today(
-    session: Session, user_id: int, deck_ids: Sequence[int], today: int
+    session: Session,
+    user_id: int,
+    deck_ids: Sequence[int],
+    today: int,
+    day_start: dt.datetime,
 ) -> dict[str, int]:
     """New cards introduced and reviews answered today, by the phase before answering."""
     rows = session.execute(
         select(Review.phase, func.count(func.distinct(Review.card_id)))
         .where(
             Review.user_id == user_id,
+            # The time bound lets ix_reviews_user_time find today's rows directly.
+            Review.reviewed_at >= day_start,
             Review.deck_id.in_(deck_ids),
             Review.review_day == today,
             Review.phase.in_(("new", "review")),
@@ -240,7 +246,9 @@ def study_queue(
     today = settings.clock.day_number(now)
     tomorrow_starts = settings.clock.day_start(today + 1)
     deck_ids = deck_tree_ids(session, deck, user_id=user.id)
-    done = _done_today(session, user.id, deck_ids, today)
+    done = _done_today(
+        session, user.id, deck_ids, today, settings.clock.day_start(today)
+    )
     new_left = max(0, settings.new_per_day - done.get("new", 0))
     review_left = max(0, settings.reviews_per_day - done.get("review", 0))
 
@@ -761,6 +769,7 @@ def deck_list_counts(
             )
             .where(
                 Review.user_id == user.id,
+                Review.reviewed_at >= clock.day_start(today),
                 Review.review_day == today,
                 Review.phase.in_(("new", "review")),
             )

@@ -19,7 +19,6 @@ from flashcards.web.app import create_app
 @pytest.fixture
 def app(settings: Settings, now: dt.datetime) -> Flask:
     app = create_app(settings, testing=True)
-    app.register_blueprint(jobs.bp)
     app.config["NOW"] = lambda: now + dt.timedelta(minutes=1)
     return app
 
