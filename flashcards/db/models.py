@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -175,6 +176,13 @@ class Card(Base):
     __table_args__ = (
         UniqueConstraint("note_id", "slot", name="uq_cards_note_slot"),
         Index("ix_cards_deck_active", "deck_id", "retired_at", "position"),
+        # Retired cards are few; counts find their progress rows through this.
+        Index(
+            "ix_cards_retired",
+            "retired_at",
+            sqlite_where=text("retired_at IS NOT NULL"),
+            postgresql_where=text("retired_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -195,6 +203,20 @@ class CardProgress(Base):
     __table_args__ = (
         Index("ix_card_progress_learning", "user_id", "queue", "due_at"),
         Index("ix_card_progress_deck_queue", "user_id", "deck_id", "queue", "due_day"),
+        # Suspended and buried rows are few: counts take them off the totals.
+        Index(
+            "ix_card_progress_suspended",
+            "user_id",
+            sqlite_where=text("suspended = 1"),
+            postgresql_where=text("suspended"),
+        ),
+        Index(
+            "ix_card_progress_buried",
+            "user_id",
+            "buried_until_day",
+            sqlite_where=text("buried_until_day IS NOT NULL"),
+            postgresql_where=text("buried_until_day IS NOT NULL"),
+        ),
     )
 
     user_id: Mapped[int] = mapped_column(
@@ -281,3 +303,77 @@ class JobRun(Base):
     outcome: Mapped[str] = mapped_column(String(12), default="running")
     message: Mapped[str] = mapped_column(Text, default="")
     duration_ms: Mapped[int | None] = mapped_column(Integer)
+
+
+class ApiToken(Base):
+    """A personal API token: the JSON API's credential for one user.
+
+    Only the SHA-256 of the token is stored; the token itself is shown once, when it
+    is created. A revoked token stays listed (with when it was revoked) and never
+    works again.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(80))
+    # Hex SHA-256 of the whole token (prefix included); looked up on every API call.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime]
+    last_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+# --- accounts (issue 8): login sessions, invitations, failed-login log -----------------
+
+
+class LoginSession(Base):
+    """One logged-in browser. The cookie holds a random token; only its SHA-256 is here.
+
+    Logging out deletes the row, so a copied cookie stops working; a password
+    change deletes the user's other rows.
+    """
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[dt.datetime]
+    # Refreshed at most hourly; a session unused for the idle lifetime ends.
+    last_seen_at: Mapped[dt.datetime]
+
+
+class Invitation(Base):
+    """A one-time link that lets its holder create the account `user_name`."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_name: Mapped[str] = mapped_column(String(80), index=True)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+
+
+class LoginAttempt(Base):
+    """A failed login (or registration), keyed by user name or client address.
+
+    Rate limits count recent rows in the database, so they hold across workers.
+    """
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(200))
+    at: Mapped[dt.datetime] = mapped_column(index=True)

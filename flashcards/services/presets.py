@@ -82,8 +82,19 @@ def user_clock(user: User) -> DayClock:
     return DayClock(timezone=user.timezone, rollover_hour=user.rollover_hour)
 
 
+def presets_by_id(session: Session) -> tuple[dict[int, Preset], Preset]:
+    """Every preset by id, and the default one; loaded once per session (a request)."""
+    cache = session.info.setdefault("flashcards.presets", {})
+    if "all" not in cache:
+        fallback = default_preset(session)
+        cache["all"] = ({p.id: p for p in session.scalars(select(Preset))}, fallback)
+    presets: tuple[dict[int, Preset], Preset] = cache["all"]
+    return presets
+
+
 def deck_settings(session: Session, deck: Deck, user: User) -> DeckSettings:
-    preset = deck.preset or default_preset(session)
+    by_id, fallback = presets_by_id(session)
+    preset = by_id.get(deck.preset_id or -1, fallback)
     return DeckSettings(
         options=preset_options(preset),
         clock=user_clock(user),

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from flashcards.db.models import Card, CardProgress, Deck, Note, Preset, Review, User
@@ -24,7 +24,7 @@ from flashcards.services.decks import visible_decks_clause
 from flashcards.services.presets import (
     DeckSettings,
     deck_settings,
-    default_preset,
+    presets_by_id,
     user_clock,
 )
 from flashcards.srs import CardState, Phase, Rating, answer, button_labels, preview
@@ -174,29 +174,6 @@ def _available(today: int) -> ColumnElement[bool]:
     )
 
 
-def _done_today(
-    session: Session,
-    user_id: int,
-    deck_ids: Sequence[int],
-    today: int,
-    day_start: dt.datetime,
-) -> dict[str, int]:
-    """New cards introduced and reviews answered today, by the phase before answering."""
-    rows = session.execute(
-        select(Review.phase, func.count(func.distinct(Review.card_id)))
-        .where(
-            Review.user_id == user_id,
-            # The time bound lets ix_reviews_user_time find today's rows directly.
-            Review.reviewed_at >= day_start,
-            Review.deck_id.in_(deck_ids),
-            Review.review_day == today,
-            Review.phase.in_(("new", "review")),
-        )
-        .group_by(Review.phase)
-    )
-    return {phase: count for phase, count in rows}
-
-
 def _new_cards_query(user_id: int, deck_ids: Sequence[int], today: int) -> Any:
     return (
         select(Card.id)
@@ -242,71 +219,53 @@ def study_queue(
     With `ahead_days`, reviews due within that many days come once today's work is
     done: Anki's "study ahead", answered with the early-review rules.
     """
-    settings = deck_settings(session, deck, user)
-    today = settings.clock.day_number(now)
-    tomorrow_starts = settings.clock.day_start(today + 1)
-    deck_ids = deck_tree_ids(session, deck, user_id=user.id)
-    done = _done_today(
-        session, user.id, deck_ids, today, settings.clock.day_start(today)
+    clock = user_clock(user)
+    today = clock.day_number(now)
+    tomorrow_starts = clock.day_start(today + 1)
+    tree = _deck_refs(
+        session,
+        visible_decks_clause(user.id),
+        or_(Deck.id == deck.id, Deck.name.startswith(deck.name + "::")),
     )
-    new_left = max(0, settings.new_per_day - done.get("new", 0))
-    review_left = max(0, settings.reviews_per_day - done.get("review", 0))
+    deck_ids = [d.id for d in tree]
+    own, done = _limited_counts(session, user=user, decks=tree, now=now)
+    counts = _roll_up(tree, own, done, presets_by_id(session))[deck.id]
 
     learning = _live_progress(user.id, deck_ids, today).where(
         CardProgress.queue == "learning"
     )
+    picked: tuple[int, str] | None = None
     learning_due_now = session.scalars(
         learning.where(CardProgress.due_at <= now)
         .order_by(CardProgress.due_at, CardProgress.card_id)
         .limit(1)
     ).first()
-    learning_today = (
-        session.scalar(
-            select(func.count()).select_from(
-                learning.where(CardProgress.due_at < tomorrow_starts).subquery()
-            )
-        )
-        or 0
-    )
-    reviews = _live_progress(user.id, deck_ids, today).where(
-        CardProgress.queue == "review", CardProgress.due_day <= today
-    )
-    review_count = min(
-        review_left,
-        session.scalar(select(func.count()).select_from(reviews.subquery())) or 0,
-    )
-    new_count = 0
-    if new_left:
-        new_count = (
-            session.scalar(
-                select(func.count()).select_from(
-                    _new_cards_query(user.id, deck_ids, today)
-                    .limit(new_left)
-                    .subquery()
-                )
-            )
-            or 0
-        )
-    counts = QueueCounts(new=new_count, learning=learning_today, review=review_count)
-
-    picked: tuple[int, str] | None = None
     if learning_due_now is not None:
         picked = (learning_due_now, "learning")
-    elif review_count:
+    if picked is None and counts.review:
+        with_reviews = [d.id for d in tree if own[d.id].review > 0]
         card_id = session.scalars(
-            reviews.order_by(CardProgress.due_day, CardProgress.card_id).limit(1)
-        ).first()
-        picked = (card_id, "review") if card_id is not None else None
-    if picked is None and new_count:
-        # Anki's default gather order: deck by deck (parents before their
-        # subdecks), and in each deck the order of the file.
-        card_id = session.scalars(
-            _new_cards_query(user.id, deck_ids, today)
-            .join(Deck, Deck.id == Card.deck_id)
-            .order_by(Deck.name, Card.position, Card.id)
+            _live_progress(user.id, with_reviews, today)
+            .where(CardProgress.queue == "review", CardProgress.due_day <= today)
+            .order_by(CardProgress.due_day, CardProgress.card_id)
             .limit(1)
         ).first()
-        picked = (card_id, "new") if card_id is not None else None
+        picked = (card_id, "review") if card_id is not None else None
+    if picked is None and counts.new:
+        # Anki's default gather order: deck by deck (parents before their
+        # subdecks), and in each deck the order of the file; a subdeck whose
+        # own limit is used up gives no more.
+        for source in sorted(tree, key=lambda d: d.name):
+            if own[source.id].new <= 0:
+                continue
+            card_id = session.scalars(
+                _new_cards_query(user.id, [source.id], today)
+                .order_by(Card.position, Card.id)
+                .limit(1)
+            ).first()
+            if card_id is not None:
+                picked = (card_id, "new")
+                break
     if picked is None:
         card_id = session.scalars(
             learning.where(CardProgress.due_at <= now + LEARN_AHEAD)
@@ -329,10 +288,8 @@ def study_queue(
     next_learning_at = None
     if picked is None:
         next_learning_at = session.scalar(
-            select(func.min(CardProgress.due_at)).where(
-                CardProgress.card_id.in_(
-                    learning.where(CardProgress.due_at < tomorrow_starts)
-                )
+            learning.where(CardProgress.due_at < tomorrow_starts).with_only_columns(
+                func.min(CardProgress.due_at)
             )
         )
     card = _study_card(session, user.id, *picked) if picked is not None else None
@@ -712,100 +669,250 @@ def study_card_note(session: Session, card: StudyCard) -> Note:
     return session.get_one(Note, card.note_id)
 
 
-# --- counts for the deck list -------------------------------------------------------------
+# --- counts ------------------------------------------------------------------------------
 
 
-def deck_list_counts(
-    session: Session, *, user: User, now: dt.datetime
-) -> dict[int, QueueCounts]:
-    """New, learning and review counts due today for every visible deck, own cards only.
+@dataclass
+class _DeckTally:
+    """Raw per-deck figures for one user and one day, before daily limits."""
 
-    A handful of grouped queries for all decks at once; each deck's daily limits
-    (from its preset) cap its new and review counts. Parents add up their subdecks
-    in the view (see `roll_up_counts`).
+    live_cards: int = 0
+    rows: int = 0  # progress rows of live cards
+    new_rows: int = 0  # ... of them still new and not hidden today
+    learning_today: int = 0
+    review_due: int = 0
+
+    @property
+    def new_available(self) -> int:
+        return self.live_cards - self.rows + self.new_rows
+
+
+def _tallies(
+    session: Session,
+    user_id: int,
+    deck_ids: Sequence[int] | None,
+    today: int,
+    tomorrow_starts: dt.datetime,
+) -> dict[int, _DeckTally]:
+    """Per-deck tallies in a few index-only queries, for every deck or the given ones.
+
+    The common case (live, unsuspended, unburied cards) is counted from covering
+    indexes without touching the cards table; the rare hidden rows (suspended,
+    buried, or of a retired card) are then fetched one by one and taken off.
     """
-    decks = session.scalars(select(Deck).where(visible_decks_clause(user.id))).all()
-    if not decks:
-        return {}
-    clock = user_clock(user)
-    today = clock.day_number(now)
-    tomorrow_starts = clock.day_start(today + 1)
-    live = Card.retired_at.is_(None)
+    tallies: dict[int, _DeckTally] = {}
+    wanted = set(deck_ids or ())
 
-    def grouped(query: Any) -> dict[int, int]:
-        return {deck_id: count for deck_id, count in session.execute(query)}
+    def tally(deck_id: int) -> _DeckTally:
+        return tallies.setdefault(deck_id, _DeckTally())
 
-    progress_of_live = (
+    def in_decks(column: Any) -> Any:
+        return column.in_(deck_ids) if deck_ids is not None else True
+
+    for deck_id, live in session.execute(
+        select(Card.deck_id, func.count())
+        .where(Card.retired_at.is_(None), in_decks(Card.deck_id))
+        .group_by(Card.deck_id)
+    ):
+        tally(deck_id).live_cards = live
+    due_today = case((CardProgress.due_day <= today, 1), else_=0)
+    for deck_id, queue, rows, due in session.execute(
+        select(
+            CardProgress.deck_id,
+            CardProgress.queue,
+            func.count(),
+            func.coalesce(func.sum(due_today), 0),
+        )
+        .where(CardProgress.user_id == user_id, in_decks(CardProgress.deck_id))
+        .group_by(CardProgress.deck_id, CardProgress.queue)
+    ):
+        t = tally(deck_id)
+        t.rows += rows
+        if queue == "new":
+            t.new_rows += rows
+        elif queue == "review":
+            t.review_due += due
+    for deck_id, learning in session.execute(
         select(CardProgress.deck_id, func.count())
-        .join(Card, Card.id == CardProgress.card_id)
-        .where(CardProgress.user_id == user.id, live)
-        .group_by(CardProgress.deck_id)
-    )
-    learning = grouped(
-        progress_of_live.where(
+        .where(
+            CardProgress.user_id == user_id,
             CardProgress.queue == "learning",
-            _available(today),
             CardProgress.due_at < tomorrow_starts,
+            in_decks(CardProgress.deck_id),
         )
+        .group_by(CardProgress.deck_id)
+    ):
+        tally(deck_id).learning_today = learning
+
+    columns = (
+        CardProgress.card_id,
+        CardProgress.deck_id,
+        CardProgress.queue,
+        CardProgress.due_day,
+        CardProgress.due_at,
     )
-    reviews = grouped(
-        progress_of_live.where(
-            CardProgress.queue == "review",
-            _available(today),
-            CardProgress.due_day <= today,
-        )
-    )
-    not_new = grouped(
-        progress_of_live.where(or_(CardProgress.queue != "new", ~_available(today)))
-    )
-    live_cards = grouped(
-        select(Card.deck_id, func.count()).where(live).group_by(Card.deck_id)
-    )
-    done: dict[tuple[int, str], int] = {
+    hidden: dict[int, tuple[Any, bool]] = {}
+    # Three small queries, each shaped so it runs on its partial index; no deck
+    # filter in SQL (it would pull the planner to the big deck index).
+    retired_cards = select(Card.id).where(Card.retired_at.is_not(None))
+    for condition, retired in (
+        (CardProgress.suspended == true(), False),
+        (CardProgress.buried_until_day > today, False),
+        (CardProgress.card_id.in_(retired_cards), True),
+    ):
+        for row in session.execute(
+            select(*columns).where(CardProgress.user_id == user_id, condition)
+        ):
+            if deck_ids is None or row.deck_id in wanted:
+                hidden[row.card_id] = (
+                    row,
+                    retired or (row.card_id in hidden and hidden[row.card_id][1]),
+                )
+    for row, retired in hidden.values():
+        t = tally(row.deck_id)
+        if retired:
+            t.rows -= 1
+        if row.queue == "new":
+            t.new_rows -= 1
+        elif row.queue == "learning" and row.due_at < tomorrow_starts:
+            t.learning_today -= 1
+        elif row.queue == "review" and row.due_day <= today:
+            t.review_due -= 1
+    return tallies
+
+
+def _done_by_deck(
+    session: Session, user_id: int, today: int, day_start: dt.datetime
+) -> dict[tuple[int, str], int]:
+    """New cards introduced and reviews answered today, per deck and phase before."""
+    return {
         (deck_id, phase): count
         for deck_id, phase, count in session.execute(
             select(
                 Review.deck_id, Review.phase, func.count(func.distinct(Review.card_id))
             )
             .where(
-                Review.user_id == user.id,
-                Review.reviewed_at >= clock.day_start(today),
+                Review.user_id == user_id,
+                # The time bound lets ix_reviews_user_time find today's rows directly.
+                Review.reviewed_at >= day_start,
                 Review.review_day == today,
                 Review.phase.in_(("new", "review")),
             )
             .group_by(Review.deck_id, Review.phase)
         )
     }
-    presets = {p.id: p for p in session.scalars(select(Preset))}
-    fallback = default_preset(session)
+
+
+@dataclass(frozen=True)
+class _DeckRef:
+    """The few deck columns counting needs (no descriptions or sources loaded)."""
+
+    id: int
+    name: str
+    preset_id: int | None
+
+
+def _deck_refs(session: Session, *conditions: Any) -> list[_DeckRef]:
+    return [
+        _DeckRef(*row)
+        for row in session.execute(
+            select(Deck.id, Deck.name, Deck.preset_id).where(*conditions)
+        )
+    ]
+
+
+def _limited_counts(
+    session: Session,
+    *,
+    user: User,
+    decks: Sequence[_DeckRef],
+    now: dt.datetime,
+) -> tuple[dict[int, QueueCounts], dict[tuple[int, str], int]]:
+    """Each deck's own counts, capped by its own preset's daily limits."""
+    clock = user_clock(user)
+    today = clock.day_number(now)
+    tallies = _tallies(
+        session,
+        user.id,
+        [d.id for d in decks] if len(decks) < 500 else None,
+        today,
+        clock.day_start(today + 1),
+    )
+    done = _done_by_deck(session, user.id, today, clock.day_start(today))
+    presets, fallback = presets_by_id(session)
     counts: dict[int, QueueCounts] = {}
     for deck in decks:
         preset = presets.get(deck.preset_id or -1, fallback)
+        t = tallies.get(deck.id, _DeckTally())
         new_left = max(0, preset.new_per_day - done.get((deck.id, "new"), 0))
         review_left = max(0, preset.reviews_per_day - done.get((deck.id, "review"), 0))
         counts[deck.id] = QueueCounts(
-            new=min(new_left, live_cards.get(deck.id, 0) - not_new.get(deck.id, 0)),
-            learning=learning.get(deck.id, 0),
-            review=min(review_left, reviews.get(deck.id, 0)),
+            new=max(0, min(new_left, t.new_available)),
+            learning=max(0, t.learning_today),
+            review=max(0, min(review_left, t.review_due)),
         )
+    return counts, done
+
+
+def _roll_up(
+    decks: Sequence[_DeckRef],
+    own: dict[int, QueueCounts],
+    done: dict[tuple[int, str], int],
+    presets: tuple[dict[int, Preset], Preset],
+) -> dict[int, QueueCounts]:
+    """Each deck's counts with its subdecks, the subtree capped by the deck's limits.
+
+    As in Anki's v3 scheduler, a subdeck never gives more than its own limits
+    allow, and the parent's limits cap everything studied from the parent.
+    """
+    by_id, fallback = presets
+    by_name = {d.name: d.id for d in decks}
+    # Sums over each subtree: every deck adds into itself and each ancestor.
+    sums: dict[int, list[int]] = {d.id: [0, 0, 0, 0, 0] for d in decks}
+    for deck in decks:
+        parts = deck.name.split("::")
+        c = own[deck.id]
+        figures = (
+            c.new,
+            c.learning,
+            c.review,
+            done.get((deck.id, "new"), 0),
+            done.get((deck.id, "review"), 0),
+        )
+        for depth in range(1, len(parts) + 1):
+            ancestor = by_name.get("::".join(parts[:depth]))
+            if ancestor is not None:
+                total = sums[ancestor]
+                for k, value in enumerate(figures):
+                    total[k] += value
+    totals: dict[int, QueueCounts] = {}
+    for deck in decks:
+        new, learning, review, new_done, review_done = sums[deck.id]
+        preset = by_id.get(deck.preset_id or -1, fallback)
+        totals[deck.id] = QueueCounts(
+            new=min(max(0, preset.new_per_day - new_done), new),
+            learning=learning,
+            review=min(max(0, preset.reviews_per_day - review_done), review),
+        )
+    return totals
+
+
+def deck_list_counts(
+    session: Session, *, user: User, now: dt.datetime
+) -> dict[int, QueueCounts]:
+    """New, learning and review counts due today for every visible deck, own cards only."""
+    decks = _deck_refs(session, visible_decks_clause(user.id))
+    counts, _done = _limited_counts(session, user=user, decks=decks, now=now)
     return counts
 
 
-def roll_up_counts(
-    names: dict[int, str], counts: dict[int, QueueCounts]
+def deck_tree_counts(
+    session: Session, *, user: User, now: dt.datetime
 ) -> dict[int, QueueCounts]:
-    """Add each deck's subdecks ("A::B" under "A") into its counts."""
-    totals: dict[int, QueueCounts] = {}
-    for deck_id, name in names.items():
-        prefix = name + "::"
-        members = [
-            other
-            for other, other_name in names.items()
-            if other == deck_id or other_name.startswith(prefix)
-        ]
-        totals[deck_id] = QueueCounts(
-            new=sum(counts[m].new for m in members if m in counts),
-            learning=sum(counts[m].learning for m in members if m in counts),
-            review=sum(counts[m].review for m in members if m in counts),
-        )
-    return totals
+    """What the deck list shows: each deck's counts including its subdecks.
+
+    The same figures the deck's study page starts with.
+    """
+    decks = _deck_refs(session, visible_decks_clause(user.id))
+    own, done = _limited_counts(session, user=user, decks=decks, now=now)
+    return _roll_up(decks, own, done, presets_by_id(session))

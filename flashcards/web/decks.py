@@ -23,13 +23,12 @@ from flashcards.services.importing import user_scope
 from flashcards.services.presets import default_preset
 from flashcards.services.study import (
     QueueCounts,
-    deck_list_counts,
-    roll_up_counts,
+    deck_tree_counts,
     study_queue,
 )
 from flashcards.services.uploads import upload_deck, upload_name
 from flashcards.web.app import app_state, now
-from flashcards.web.auth import current_user
+from flashcards.web.auth import current_user, forbidden, is_admin
 from flashcards.web.rendering import text_html
 
 bp = Blueprint("decks", __name__)
@@ -154,8 +153,7 @@ def index() -> str:
     with state.sessions.begin() as session:
         user = current_user(session)
         decks = list_decks(session, user_id=user.id)
-        own = deck_list_counts(session, user=user, now=moment)
-        counts = roll_up_counts({d.id: d.name for d in decks}, own)
+        counts = deck_tree_counts(session, user=user, now=moment)
         studied = last_studied(session, user=user)
     tree = build_tree(decks, counts, studied)
     totals = _sum(node.counts for node in tree)
@@ -185,6 +183,7 @@ def deck(deck_id: int) -> str:
         )
         description = text_html(found.description, found)
         uploaded = found.scope == user_scope(user.id)
+        may_choose_preset = uploaded or is_admin(user)
     return render_template(
         "decks/deck.html",
         deck=found,
@@ -196,16 +195,22 @@ def deck(deck_id: int) -> str:
         card_count=summary.card_count if summary else 0,
         description=description,
         uploaded=uploaded,
+        may_choose_preset=may_choose_preset,
     )
 
 
 @bp.post("/decks/<int:deck_id>/preset")
-def choose_preset(deck_id: int) -> Response:
-    """Use another options preset for this deck."""
+def choose_preset(deck_id: int) -> Response | tuple[Response | str, int]:
+    """Use another options preset for this deck (your own decks; shared ones: admins)."""
     state = app_state()
     with state.sessions.begin() as session:
         user = current_user(session)
         found = visible_deck(session, user, deck_id)
+        if found.scope != user_scope(user.id) and not is_admin(user):
+            return forbidden(
+                "Only an admin chooses the preset of a shared deck; it applies to "
+                "everyone who studies it."
+            )
         chosen = session.get(Preset, request.form.get("preset_id", type=int) or 0)
         if chosen is None:
             abort(400, description="Choose one of the listed presets.")

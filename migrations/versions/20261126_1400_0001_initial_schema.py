@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 14:43:18.197387
+Create Date: 2026-11-26 15:05:45.006386
 """
 
 from collections.abc import Sequence
@@ -27,6 +27,20 @@ def upgrade() -> None:
     sa.Column('seen_at', flashcards.db.models.UtcDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('path', name=op.f('pk_deck_file_problems'))
     )
+    op.create_table('invitations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('user_name', sa.String(length=80), nullable=False),
+    sa.Column('is_admin', sa.Boolean(), nullable=False),
+    sa.Column('created_at', flashcards.db.models.UtcDateTime(), nullable=False),
+    sa.Column('expires_at', flashcards.db.models.UtcDateTime(), nullable=False),
+    sa.Column('used_at', flashcards.db.models.UtcDateTime(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_invitations')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_invitations_token_hash'))
+    )
+    with op.batch_alter_table('invitations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_invitations_user_name'), ['user_name'], unique=False)
+
     op.create_table('job_runs',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('job_id', sa.String(length=40), nullable=False),
@@ -39,6 +53,16 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('job_runs', schema=None) as batch_op:
         batch_op.create_index('ix_job_runs_job_started', ['job_id', 'started_at'], unique=False)
+
+    op.create_table('login_attempts',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('key', sa.String(length=200), nullable=False),
+    sa.Column('at', flashcards.db.models.UtcDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_login_attempts'))
+    )
+    with op.batch_alter_table('login_attempts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_login_attempts_at'), ['at'], unique=False)
+        batch_op.create_index('ix_login_attempts_key_at', ['key', 'at'], unique=False)
 
     op.create_table('presets',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -73,6 +97,21 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('name', name=op.f('uq_users_name'))
     )
+    op.create_table('api_tokens',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=80), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', flashcards.db.models.UtcDateTime(), nullable=False),
+    sa.Column('last_used_at', flashcards.db.models.UtcDateTime(), nullable=True),
+    sa.Column('revoked_at', flashcards.db.models.UtcDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_api_tokens_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_api_tokens')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_api_tokens_token_hash'))
+    )
+    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_api_tokens_user_id'), ['user_id'], unique=False)
+
     op.create_table('decks',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('scope', sa.String(length=40), nullable=False),
@@ -92,6 +131,19 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_decks')),
     sa.UniqueConstraint('scope', 'slug', name='uq_decks_scope_slug')
     )
+    op.create_table('login_sessions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', flashcards.db.models.UtcDateTime(), nullable=False),
+    sa.Column('last_seen_at', flashcards.db.models.UtcDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_login_sessions_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_login_sessions')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_login_sessions_token_hash'))
+    )
+    with op.batch_alter_table('login_sessions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_login_sessions_user_id'), ['user_id'], unique=False)
+
     op.create_table('notes',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('deck_id', sa.Integer(), nullable=False),
@@ -126,6 +178,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('cards', schema=None) as batch_op:
         batch_op.create_index('ix_cards_deck_active', ['deck_id', 'retired_at', 'position'], unique=False)
+        batch_op.create_index('ix_cards_retired', ['retired_at'], unique=False, sqlite_where=sa.text('retired_at IS NOT NULL'), postgresql_where=sa.text('retired_at IS NOT NULL'))
 
     op.create_table('card_progress',
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -151,8 +204,10 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('user_id', 'card_id', name=op.f('pk_card_progress'))
     )
     with op.batch_alter_table('card_progress', schema=None) as batch_op:
+        batch_op.create_index('ix_card_progress_buried', ['user_id', 'buried_until_day'], unique=False, sqlite_where=sa.text('buried_until_day IS NOT NULL'), postgresql_where=sa.text('buried_until_day IS NOT NULL'))
         batch_op.create_index('ix_card_progress_deck_queue', ['user_id', 'deck_id', 'queue', 'due_day'], unique=False)
         batch_op.create_index('ix_card_progress_learning', ['user_id', 'queue', 'due_at'], unique=False)
+        batch_op.create_index('ix_card_progress_suspended', ['user_id'], unique=False, sqlite_where=sa.text('suspended = 1'), postgresql_where=sa.text('suspended'))
 
     op.create_table('reviews',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -190,21 +245,41 @@ def downgrade() -> None:
 
     op.drop_table('reviews')
     with op.batch_alter_table('card_progress', schema=None) as batch_op:
+        batch_op.drop_index('ix_card_progress_suspended', sqlite_where=sa.text('suspended = 1'), postgresql_where=sa.text('suspended'))
         batch_op.drop_index('ix_card_progress_learning')
         batch_op.drop_index('ix_card_progress_deck_queue')
+        batch_op.drop_index('ix_card_progress_buried', sqlite_where=sa.text('buried_until_day IS NOT NULL'), postgresql_where=sa.text('buried_until_day IS NOT NULL'))
 
     op.drop_table('card_progress')
     with op.batch_alter_table('cards', schema=None) as batch_op:
+        batch_op.drop_index('ix_cards_retired', sqlite_where=sa.text('retired_at IS NOT NULL'), postgresql_where=sa.text('retired_at IS NOT NULL'))
         batch_op.drop_index('ix_cards_deck_active')
 
     op.drop_table('cards')
     op.drop_table('notes')
+    with op.batch_alter_table('login_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_login_sessions_user_id'))
+
+    op.drop_table('login_sessions')
     op.drop_table('decks')
+    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_api_tokens_user_id'))
+
+    op.drop_table('api_tokens')
     op.drop_table('users')
     op.drop_table('presets')
+    with op.batch_alter_table('login_attempts', schema=None) as batch_op:
+        batch_op.drop_index('ix_login_attempts_key_at')
+        batch_op.drop_index(batch_op.f('ix_login_attempts_at'))
+
+    op.drop_table('login_attempts')
     with op.batch_alter_table('job_runs', schema=None) as batch_op:
         batch_op.drop_index('ix_job_runs_job_started')
 
     op.drop_table('job_runs')
+    with op.batch_alter_table('invitations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_invitations_user_name'))
+
+    op.drop_table('invitations')
     op.drop_table('deck_file_problems')
     # ### end Alembic commands ###

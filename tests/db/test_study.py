@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from flashcards.db.models import Card, CardProgress, Deck, Note, Review, User
+from flashcards.db.models import Card, CardProgress, Deck, Note, Preset, Review, User
 from flashcards.deckfile import CardSpec, DeckSpec
 from flashcards.services import study
 from flashcards.services.importing import import_deck
@@ -312,8 +312,46 @@ def test_deck_list_counts_agree_with_the_queue(setup, now):  # type: ignore[no-u
         counts = study.deck_list_counts(session, user=user, now=now)
         assert counts[main.id] == study.QueueCounts(new=4, learning=1, review=0)
         assert counts[sub.id] == study.QueueCounts(new=2, learning=0, review=0)
-        rolled = study.roll_up_counts({main.id: main.name, sub.id: sub.name}, counts)
+        rolled = study.deck_tree_counts(session, user=user, now=now)
         assert rolled[main.id] == queue(session, now).counts
+        assert rolled[main.id] == study.QueueCounts(new=6, learning=1, review=0)
+
+
+def test_parent_limit_caps_the_tree_and_subdeck_limits_hold(setup, now):  # type: ignore[no-untyped-def]
+    with setup.begin() as session:
+        user, main = user_and_deck(session)
+        _, sub = user_and_deck(session, "sub")
+        tight = Preset(name="Tight", new_per_day=1)
+        session.add(tight)
+        session.flush()
+        sub.preset_id = tight.id
+        default_preset(session).new_per_day = 3
+    with setup.begin() as session:
+        user, main = user_and_deck(session)
+        _, sub = user_and_deck(session, "sub")
+        rolled = study.deck_tree_counts(session, user=user, now=now)
+        assert rolled[sub.id].new == 1
+        assert rolled[main.id].new == 3  # min(3, 5 own + 1 from the subdeck)
+        assert queue(session, now).counts == rolled[main.id]
+        for _ in range(3):
+            answer(session, queue(session, now).card, 4, now)
+        assert queue(session, now).counts.new == 0
+        assert study.deck_tree_counts(session, user=user, now=now)[main.id].new == 0
+
+
+def test_hidden_and_retired_cards_leave_the_counts(setup, now):  # type: ignore[no-untyped-def]
+    with setup.begin() as session:
+        user, main = user_and_deck(session)
+        cards = session.scalars(
+            select(Card).where(Card.deck_id == main.id).order_by(Card.position)).all()
+        study.set_suspended(session, user=user, card_id=cards[0].id, suspended=True)
+        study.bury_card(session, user=user, card_id=cards[1].id,
+                        today=study.user_clock(user).day_number(now))
+        cards[2].retired_at = now
+    with setup() as session:
+        user, main = user_and_deck(session)
+        assert study.deck_list_counts(session, user=user, now=now)[main.id].new == 2
+        assert queue(session, now).counts.new == 4  # plus the two in Main::Sub
 
 
 def test_day_boundaries_follow_the_users_time_zone(setup, now):  # type: ignore[no-untyped-def]
