@@ -18,6 +18,17 @@ Safety. Deck files come from users, so:
   MAX_ALIAS_NODES nodes the file is refused. Values are never copied for an alias
   (the tree is a DAG), so a "billion laughs" file stops after a few kilobytes of
   work. Recursive aliases are refused. Merge keys (`<<`) are not supported.
+
+Rules beyond the YAML:
+
+- Deck and card ids: ASCII letters, digits and `- _ . :`, starting with a letter
+  or digit, at most MAX_ID_LENGTH characters (so never spaces, `/` or backslashes).
+- Tags must not contain whitespace: Anki splits tags at spaces.
+- `cards: []` is a valid deck without cards, with a warning.
+- Values are read as PyYAML reads YAML 1.1: `yes`, `no`, `on` are booleans and
+  `42`, `1:30`, `2024-01-01` are not text; each needs quotes where text belongs.
+- Text fields lose trailing whitespace, so `|` and `|-` blocks read the same.
+- Problems are sorted by line; a file with any problem gives no DeckSpec.
 """
 
 from __future__ import annotations
@@ -86,6 +97,7 @@ _NOT_PRINTABLE = re.compile(
     "\U00010000-\U0010ffff]"
 )
 _INDENT = re.compile(r"[ \t]*")
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
 # For derive_card_id: what gets stripped before the slug is made.
 _CLOZE_DELETION = re.compile(r"\{\{c\d+::(.*?)(?:::.*?)?\}\}", re.DOTALL)
@@ -200,7 +212,8 @@ def parse_deck(
         report.error(line, "tab in indentation; indent with spaces")
     failure = composed.failure
     if failure is not None and not (
-        failure.line in reported_tabs or "tab" in failure.message
+        # A tab in the indentation is what broke the YAML: say that only.
+        reported_tabs and (failure.line in reported_tabs or "tab" in failure.message)
     ):
         report.problems.append(failure)
     spec = None
@@ -277,33 +290,31 @@ def _decode(data: bytes, report: _Report) -> str | None:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         report.error(None, "the file is UTF-16; save it as UTF-8")
         return None
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8) :]
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
-        return data.decode("utf-8")
+        return data[bom:].decode("utf-8")
     except UnicodeDecodeError:
         pass
-    bad_lines: dict[int, int] = {}  # line -> offset of its first bad byte
-    offset = 0
-    while offset < len(data):
-        try:
-            data[offset:].decode("utf-8")
-            break
-        except UnicodeDecodeError as error:
-            start = offset + error.start
-            bad_lines.setdefault(data.count(b"\n", 0, start) + 1, start)
-            offset += error.end
-    for count, (line, start) in enumerate(sorted(bad_lines.items())):
+    # Each byte that is not UTF-8 becomes a lone surrogate U+DC80..U+DCFF.
+    text = data[bom:].decode("utf-8", errors="surrogateescape")
+    bad_lines: dict[int, int] = {}  # line -> position of its first bad byte
+    line, counted = 1, 0
+    for match in _ESCAPED_BYTE.finditer(text):
+        line += len(_LINE_BREAK.findall(text, counted, match.start()))
+        counted = match.start()
+        bad_lines.setdefault(line, match.start())
+    for count, (line, position) in enumerate(bad_lines.items()):
         if count == MAX_REPORTED_CHARACTER_PROBLEMS:
-            more = len(bad_lines) - count
-            report.error(line, f"not valid UTF-8 here and on {more - 1} more lines")
+            more = len(bad_lines) - count - 1
+            report.error(line, f"not valid UTF-8 here and on {more} more lines")
             break
+        offset = bom + len(text[:position].encode("utf-8", errors="surrogateescape"))
         report.error(
             line,
-            f"not valid UTF-8 (byte 0x{data[start]:02x} at offset {start}); "
+            f"not valid UTF-8 (byte 0x{data[offset]:02x} at offset {offset}); "
             "save the file as UTF-8",
         )
-    return data.decode("utf-8", errors="replace")
+    return _ESCAPED_BYTE.sub("\ufffd", text)
 
 
 def _line_of(text: str, position: int) -> int:

@@ -60,6 +60,7 @@ _ANY_DECK_ID = "deck"
 _NOT_IN_BLOCKS = re.compile(
     "[^\x09\x0a\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
 )
+_TAB_BEFORE_TEXT = re.compile(r"[ \n]*\t")
 _SIMPLE_WORDS = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*(?: [A-Za-z0-9_.-]+)*")
 _WIDTH = 1_000_000  # never fold long lines
 # (sequence, offset) pairs tried when the file's own style does not reproduce.
@@ -98,19 +99,25 @@ def pin_missing_ids(
     missing = [(i, card.id) for i, card in enumerate(spec.cards) if card.id_derived]
     if not missing:
         return data, []
-    written = [card_id for _, card_id in missing]
+    return _pin(data, spec, missing, source), [card_id for _, card_id in missing]
+
+
+def _pin(
+    data: bytes, spec: DeckSpec, missing: list[tuple[int, str]], source: str
+) -> bytes:
+    """The data with the given (entry index, id) pairs written as `id:` keys."""
     document = _Document.load(data)
     inserted = document.encode(_insert_ids(document, missing))
-    if _pinned_correctly(inserted, spec, source):
-        return inserted, written
-    # An entry the text insertion cannot handle (say, one behind an anchor).
+    if _pinned_correctly(inserted, spec, missing, source):
+        return inserted
+    # An entry the text insertion cannot handle (say, one with a tag).
     dumper, baseline = document.dumper()
     entries = document.root["cards"]
     for index, card_id in missing:
         entries[index].insert(0, "id", _scalar(card_id))
     for candidate in document.results(dumper, baseline):
-        if _pinned_correctly(candidate, spec, source):
-            return candidate, written
+        if _pinned_correctly(candidate, spec, missing, source):
+            return candidate
     raise RuntimeError(f"{source}: could not write the ids without other changes")
 
 
@@ -170,11 +177,10 @@ def edit_card(
     index = next((i for i, c in enumerate(spec.cards) if c.id == card_id), None)
     if index is None:
         raise CardNotFoundError(card_id, source)
-    document = _Document.load(data)
     if spec.cards[index].id_derived:
         # Pin the id first, so the card keeps its identity when its front changes.
-        data = document.encode(_insert_ids(document, [(index, card_id)]))
-        document = _Document.load(data)
+        data = _pin(data, spec, [(index, card_id)], source)
+    document = _Document.load(data)
     dumper, baseline = document.dumper()
     entry = document.root["cards"][index]
     flow = bool(entry.fa.flow_style())
@@ -243,8 +249,9 @@ def _scalar(text: str, *, flow: bool = False) -> Any:
     if flow:
         plain = _SIMPLE_WORDS.fullmatch(text) and not _read_as_other_than_text(text)
         return PlainScalarString(text) if plain else DoubleQuotedScalarString(text)
-    if _NOT_IN_BLOCKS.search(text):
-        return DoubleQuotedScalarString(text)  # escaped: "\x1f", "\u2028"
+    if _NOT_IN_BLOCKS.search(text) or _TAB_BEFORE_TEXT.match(text):
+        # Escaped: "\x1f", "\u2028"; libyaml refuses a block that starts with a tab.
+        return DoubleQuotedScalarString(text)
     if "\n" in text:
         return LiteralScalarString(text + "\n")
     if _read_as_other_than_text(text):
@@ -375,17 +382,22 @@ def _position(entry: CommentedMap, field: str) -> int:
     return len(entry)
 
 
-def _pinned_correctly(data: bytes, before: DeckSpec, source: str) -> bool:
+def _pinned_correctly(
+    data: bytes, before: DeckSpec, pinned: list[tuple[int, str]], source: str
+) -> bool:
+    """Whether data is the deck before, with the pinned ids now explicit."""
     try:
         after = parse_deck(data, source=source, default_id=_ANY_DECK_ID)
     except Exception:  # any failure means: not this candidate
         return False
+    explicit = {index for index, _ in pinned}
     return (
         (after.id, after.name, after.description, after.tags)
         == (before.id, before.name, before.description, before.tags)
         and [c.id for c in after.cards] == [c.id for c in before.cards]
         and [c.content() for c in after.cards] == [c.content() for c in before.cards]
-        and not any(c.id_derived for c in after.cards)
+        and [c.id_derived for c in after.cards]
+        == [c.id_derived and i not in explicit for i, c in enumerate(before.cards)]
     )
 
 

@@ -86,8 +86,11 @@ def presets_by_id(session: Session) -> tuple[dict[int, Preset], Preset]:
     """Every preset by id, and the default one; loaded once per session (a request)."""
     cache = session.info.setdefault("flashcards.presets", {})
     if "all" not in cache:
-        fallback = default_preset(session)
-        cache["all"] = ({p.id: p for p in session.scalars(select(Preset))}, fallback)
+        by_id = {p.id: p for p in session.scalars(select(Preset))}
+        named = [p for p in by_id.values() if p.name == DEFAULT_PRESET_NAME]
+        fallback = named[0] if named else default_preset(session)
+        by_id[fallback.id] = fallback
+        cache["all"] = (by_id, fallback)
     presets: tuple[dict[int, Preset], Preset] = cache["all"]
     return presets
 

@@ -16,7 +16,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from flashcards.db.models import Card, CardProgress, Deck, Note, Preset, Review, User
@@ -297,8 +308,14 @@ def study_queue(
 
 
 def _study_card(session: Session, user_id: int, card_id: int, queue: str) -> StudyCard:
-    card = session.get_one(Card, card_id)
-    progress = session.get(CardProgress, (user_id, card_id))
+    card, progress = session.execute(
+        select(Card, CardProgress)
+        .outerjoin(
+            CardProgress,
+            and_(CardProgress.card_id == Card.id, CardProgress.user_id == user_id),
+        )
+        .where(Card.id == card_id)
+    ).one()
     return StudyCard(
         card_id=card.id,
         note_id=card.note_id,
@@ -502,13 +519,19 @@ def _bury_siblings(
     Returns what undo needs: [card_id, had_row, previous buried_until_day].
     """
     siblings = session.execute(
-        select(Card.id, Card.deck_id).where(
+        select(Card.id, Card.deck_id, CardProgress)
+        .outerjoin(
+            CardProgress,
+            and_(CardProgress.card_id == Card.id, CardProgress.user_id == user_id),
+        )
+        .where(
             Card.note_id == card.note_id, Card.id != card.id, Card.retired_at.is_(None)
         )
     ).all()
     changed: list[list[Any]] = []
-    for sibling_id, deck_id in siblings:
-        progress = session.get(CardProgress, (user_id, sibling_id))
+    for sibling_id, deck_id, found in siblings:
+        # An outer join: no progress row means the sibling is still new.
+        progress: CardProgress | None = found
         if progress is None:
             session.add(
                 CardProgress(
@@ -755,19 +778,20 @@ def _tallies(
     # Three small queries, each shaped so it runs on its partial index; no deck
     # filter in SQL (it would pull the planner to the big deck index).
     retired_cards = select(Card.id).where(Card.retired_at.is_not(None))
-    for condition, retired in (
-        (CardProgress.suspended == true(), False),
-        (CardProgress.buried_until_day > today, False),
-        (CardProgress.card_id.in_(retired_cards), True),
-    ):
-        for row in session.execute(
-            select(*columns).where(CardProgress.user_id == user_id, condition)
-        ):
-            if deck_ids is None or row.deck_id in wanted:
-                hidden[row.card_id] = (
-                    row,
-                    retired or (row.card_id in hidden and hidden[row.card_id][1]),
-                )
+    parts = [
+        select(*columns, literal(retired).label("retired")).where(
+            CardProgress.user_id == user_id, condition
+        )
+        for condition, retired in (
+            (CardProgress.suspended == true(), False),
+            (CardProgress.buried_until_day > today, False),
+            (CardProgress.card_id.in_(retired_cards), True),
+        )
+    ]
+    for row in session.execute(union_all(*parts)):
+        if deck_ids is None or row.deck_id in wanted:
+            seen_retired = row.card_id in hidden and hidden[row.card_id][1]
+            hidden[row.card_id] = (row, bool(row.retired) or seen_retired)
     for row, retired in hidden.values():
         t = tally(row.deck_id)
         if retired:

@@ -282,6 +282,13 @@ def test_edit_of_a_card_without_id_pins_its_id_first() -> None:
     ]
 
 
+def test_edit_pins_an_id_that_only_ruamel_can_insert() -> None:
+    data = b"deck: D\ncards:\n  - !!map {front: a, back: b}\n"
+    new = edit_card(data, "a", {"back": "c"}, source="x")
+    card = parse(new).cards[0]
+    assert (card.id, card.id_derived, card.back) == ("a", False, "c")
+
+
 def test_edit_quotes_text_that_yaml_would_read_as_something_else() -> None:
     data = LAYOUT_PINNED.encode()
     new = edit_card(data, "yes", {"back": "1:45", "extra": "no"}, source="x")
