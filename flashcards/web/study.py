@@ -22,11 +22,13 @@ from flask import (
     request,
     url_for,
 )
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
 from flashcards.db.models import Card, Deck, User
 from flashcards.services.browse import day_summary
+from flashcards.services.decks import visible_decks_clause
 from flashcards.services.presets import user_clock
 from flashcards.services.study import (
     NotDueError,
@@ -71,6 +73,23 @@ def _form_int(name: str, *, required: bool = True) -> int | None:
         raise BadForm(f"'{name}' must be a whole number, not {raw[:20]!r}.") from None
 
 
+MAX_AHEAD_DAYS = 365
+
+
+def _ahead_days(raw: str) -> int:
+    """The study-ahead window from a form or query: 0 (off) to a year."""
+    raw = raw.strip()
+    if not raw:
+        return 0
+    try:
+        days = int(raw)
+    except ValueError:
+        raise BadForm(f"'ahead' must be a number of days, not {raw[:20]!r}.") from None
+    if not 0 <= days <= MAX_AHEAD_DAYS:
+        raise BadForm(f"Study ahead works for 0 to {MAX_AHEAD_DAYS} days.")
+    return days
+
+
 def _now_ms() -> int:
     return int(now().timestamp() * 1000)
 
@@ -83,12 +102,18 @@ def _panel(
     reveal: int | None = None,
     shown_at: int | None = None,
     notice: str | None = None,
+    ahead: int = 0,
 ) -> dict[str, Any]:
-    """What the study panel shows: the next card (or the summary) and the counts."""
+    """What the study panel shows: the next card (or the summary) and the counts.
+
+    `ahead` > 0 is Anki's "study ahead": once today's cards are done, reviews due
+    within that many days, answered with the early-review rules.
+    """
     moment = now()
-    queue = study_queue(session, user=user, deck=deck, now=moment)
+    queue = study_queue(session, user=user, deck=deck, now=moment, ahead_days=ahead)
     context: dict[str, Any] = {
         "deck": deck,
+        "ahead": ahead,
         "counts": queue.counts,
         "undo_id": latest_undoable_review(session, user=user, now=moment),
         "notice": notice,
@@ -127,7 +152,8 @@ def _reply(deck_id: int, context: dict[str, Any], *, status: int = 200) -> Reply
         return jsonify(html=html, notice=notice, done=context["card"] is None), status
     if notice:
         flash(notice, "warning" if status >= 400 else "success")
-    return redirect(url_for("study.study", deck_id=deck_id), code=303)
+    ahead = context.get("ahead") or None
+    return redirect(url_for("study.study", deck_id=deck_id, ahead=ahead), code=303)
 
 
 @bp.get("/study/<int:deck_id>")
@@ -135,10 +161,16 @@ def study(deck_id: int) -> Reply:
     """The next card's question (or its answer after Show answer), or the summary."""
     reveal = request.args.get("reveal", type=int)
     shown_at = request.args.get("shown", type=int)
+    try:
+        ahead = _ahead_days(request.args.get("ahead", ""))
+    except BadForm as error:
+        return error_response(400, "Nothing to study", str(error))
     with app_state().sessions.begin() as session:
         user = current_user(session)
         deck = visible_deck(session, user, deck_id)
-        context = _panel(session, user, deck, reveal=reveal, shown_at=shown_at)
+        context = _panel(
+            session, user, deck, reveal=reveal, shown_at=shown_at, ahead=ahead
+        )
     if wants_json():
         return jsonify(
             html=render_template("study/_panel.html", **context),
@@ -156,6 +188,7 @@ def answer(deck_id: int) -> Reply:
         rating = _form_int("rating")
         duration = _form_int("duration_ms", required=False)
         shown_at = _form_int("shown_at", required=False)
+        ahead = _ahead_days(request.form.get("ahead", ""))
     except BadForm as error:
         return error_response(400, "The answer was not recorded", str(error))
     assert card_id is not None
@@ -178,10 +211,11 @@ def answer(deck_id: int) -> Reply:
                     now=now(),
                     expected_version=version,
                     duration_ms=max(0, duration),
+                    ahead_days=ahead,
                 )
             except (StaleAnswerError, NotDueError) as error:
                 notice, status = str(error), 409
-            context = _panel(session, user, deck, notice=notice)
+            context = _panel(session, user, deck, notice=notice, ahead=ahead)
     except StudyError as error:
         return _study_error(card_id, error, "The answer was not recorded")
     return _reply(deck_id, context, status=status)
@@ -246,7 +280,15 @@ def _card_action(deck_id: int, action: str) -> Reply:
 
 
 def _study_error(card_id: int, error: StudyError, title: str) -> Reply:
-    """400 for a bad request, 404 when the card does not exist for this user."""
+    """400 for a bad request, 404 when the card does not exist for this user.
+
+    Another user's private card counts as not existing: same status, same words.
+    """
     with app_state().sessions() as session:
-        exists = session.get(Card, card_id) is not None
+        user = current_user(session)
+        exists = session.scalar(
+            select(Card.id)
+            .join(Deck, Deck.id == Card.deck_id)
+            .where(Card.id == card_id, visible_decks_clause(user.id))
+        ) is not None
     return error_response(400 if exists else 404, title, str(error))

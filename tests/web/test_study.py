@@ -320,3 +320,30 @@ def test_time_per_card_never_negative(app: Flask, browser: Browser, now: dt.date
     browser.post(f"/study/{deck}/answer", {"card_id": field(page, "card_id"),
                  "version": field(page, "version"), "rating": "3", "shown_at": str(future)})
     assert reviews(app)[0].duration_ms == 0
+
+
+def test_study_ahead_offers_reviews_due_soon_once_today_is_done(
+    app: Flask, browser: Browser, clock: Clock
+) -> None:
+    deck = deck_id(app)
+    with app.app_context(), app_state().sessions.begin() as session:
+        default_preset(session).new_per_day = 1
+    page = browser.get(f"/study/{deck}")
+    card_id, version = field(page, "card_id"), field(page, "version")
+    browser.post(  # Easy on a new card: a review due in about 4 days
+        f"/study/{deck}/answer", {"card_id": card_id, "version": version, "rating": "4"}
+    )
+    done = browser.get(f"/study/{deck}")
+    assert "Study ahead" in text_of(done) and "card_id" not in done.get_data(as_text=True)
+    ahead = browser.get(f"/study/{deck}?ahead=7")
+    assert field(ahead, "card_id") == card_id
+    assert field(ahead, "ahead") == "7"
+    response = browser.post(
+        f"/study/{deck}/answer",
+        {"card_id": card_id, "version": field(ahead, "version"), "rating": "3",
+         "ahead": "7"},
+    )
+    assert response.status_code == 303 and "ahead=7" in response.headers["Location"]
+    assert review_count(app) == 2
+    assert browser.get(f"/study/{deck}?ahead=9999").status_code == 400
+    assert browser.get(f"/study/{deck}?ahead=soon").status_code == 400
