@@ -256,6 +256,8 @@ class Review(Base):
     __table_args__ = (
         Index("ix_reviews_user_time", "user_id", "reviewed_at"),
         Index("ix_reviews_card", "card_id", "reviewed_at"),
+        # "Last studied" per deck on the deck list: one probe per deck.
+        Index("ix_reviews_user_deck_time", "user_id", "deck_id", "reviewed_at"),
     )
 
     id: Mapped[int] = mapped_column(
