@@ -7,10 +7,12 @@ services inside one transaction it owns, and prints what happened.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import sys
 from pathlib import Path
 
 import click
+from sqlalchemy import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from flashcards.config import Settings
@@ -19,7 +21,12 @@ from flashcards.db.migrate import upgrade_database
 from flashcards.deckfile import DeckFileError
 from flashcards.deckfile.parse import load_deck_file
 from flashcards.deckfile.roundtrip import pin_missing_ids
+from flashcards.export.commands import export_command
+from flashcards.jobs.commands import backup_command, jobs_command, restore_command
+from flashcards.jobs.deck_sync import sync_deck_folder
+from flashcards.jobs.runner import process_jobs, start_in_process_jobs
 from flashcards.services.importing import ImportReport, find_deck_files, import_paths
+from flashcards.users_cli import users_command
 
 
 def _now() -> dt.datetime:
@@ -155,30 +162,92 @@ def ids(paths: tuple[Path, ...]) -> None:
         sys.exit(1)
 
 
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+LOCAL_ONLY_MESSAGE = (
+    "Refusing to listen on {host}: without accounts anyone who can reach this "
+    "machine could read and change everything, so local mode only serves "
+    "127.0.0.1.\n"
+    "To serve other machines, turn accounts on and create an admin first:\n"
+    "  export FLASHCARDS_ACCOUNTS=1\n"
+    "  flashcards users add NAME --admin   (prints a one-time link to set the password)\n"
+    "and put it behind HTTPS (FLASHCARDS_BEHIND_PROXY=1 behind a reverse proxy)."
+)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @pass_context
 def serve(ctx: Context, host: str, port: int) -> None:
     """Run the web UI, after importing the decks folder."""
+    settings = ctx.settings
+    if not settings.accounts and not is_loopback(host):
+        click.echo(LOCAL_ONLY_MESSAGE.format(host=host), err=True)
+        sys.exit(2)
+
     from flashcards.web.app import create_app
 
-    settings = ctx.settings
     if settings.decks_dir.is_dir():
-        with ctx.sessions.begin() as session:
-            report = import_paths(
-                session,
-                [settings.decks_dir],
-                now=_now(),
-                max_bytes=settings.max_deck_bytes,
-            )
-        print_import_report(report)
+        # The same sync the background job runs, so a broken file at start-up
+        # shows in the web banner too.
+        result = sync_deck_folder(
+            ctx.sessions,
+            settings.decks_dir,
+            now=_now(),
+            max_bytes=settings.max_deck_bytes,
+        )
+        print_import_report(result.report)
     else:
         click.echo(f"No decks folder at {settings.decks_dir}; starting empty.")
     app = create_app(settings)
+    handle = start_in_process_jobs(settings, sessions=ctx.sessions)
+    click.echo(process_jobs().message)
     click.echo(f"flashcards is running at http://{host}:{port}/  (Ctrl+C stops it)")
-    click.echo(f"Data: {settings.database_url}")
-    app.run(host=host, port=port, debug=False, use_reloader=False)
+    # Never print a database password into a terminal or a service log.
+    click.echo(f"Data: {make_url(settings.database_url).render_as_string(hide_password=True)}")
+    if settings.accounts:
+        _print_accounts_hint(ctx)
+        if not is_loopback(host) and not settings.behind_proxy:
+            click.echo(
+                "Warning: this serves plain HTTP, so passwords cross the network "
+                "readable; put it behind an HTTPS reverse proxy and set "
+                "FLASHCARDS_BEHIND_PROXY=1."
+            )
+    try:
+        # No reloader: it would start a second process, and with it a second scheduler.
+        app.run(host=host, port=port, debug=False, use_reloader=False)
+    finally:
+        if handle is not None:
+            handle.shutdown()
+
+
+def _print_accounts_hint(ctx: Context) -> None:
+    from flashcards.services.accounts import has_admin_login
+
+    with ctx.sessions() as session:
+        ready = has_admin_login(session)
+    click.echo(f"Accounts are on; registration is {ctx.settings.registration}.")
+    if not ready:
+        click.echo(
+            "No admin can log in yet: run `flashcards users add NAME --admin` "
+            "and open the link it prints."
+        )
+
+
+main.add_command(users_command)
+main.add_command(export_command, "export")
+main.add_command(jobs_command, "jobs")
+main.add_command(backup_command, "backup")
+main.add_command(restore_command, "restore")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Settings: where the instance folder, database and decks are; read once from the environment.
 
 Everything has a default that works on a laptop with zero set-up: SQLite in
-./instance, decks from ./decks, one implicit local user.
+./instance, decks from ./decks, one implicit local user. FLASHCARDS_ACCOUNTS=1
+turns on logins (see flashcards.services.accounts).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from flashcards.db.engine import default_database_url
 from flashcards.deckfile.parse import DEFAULT_MAX_BYTES
 
 ENV_PREFIX = "FLASHCARDS_"
+REGISTRATION_MODES = ("open", "invite", "closed")
+_TRUE = ("1", "true", "yes", "on")
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,21 @@ class Settings:
     sync_minutes: int = 5
     backup_minutes: int = 30
     accounts: bool = False
+    # With accounts on, who may create one: "open" (anyone, on /register),
+    # "invite" (a one-time link from `flashcards users add NAME`) or "closed"
+    # (only `flashcards users add NAME --password`).
+    registration: str = "invite"
+    # Behind a reverse proxy that terminates HTTPS: trust one hop of
+    # X-Forwarded-For / X-Forwarded-Proto (client address for rate limits,
+    # https for Secure cookies). Never turn on without such a proxy.
+    behind_proxy: bool = False
+
+    def __post_init__(self) -> None:
+        if self.registration not in REGISTRATION_MODES:
+            raise ValueError(
+                f"FLASHCARDS_REGISTRATION must be one of "
+                f"{', '.join(REGISTRATION_MODES)}, not {self.registration!r}"
+            )
 
     @classmethod
     def from_env(
@@ -50,8 +68,10 @@ class Settings:
             jobs_mode=env.get(f"{ENV_PREFIX}JOBS_MODE", "in-process"),
             sync_minutes=int(env.get(f"{ENV_PREFIX}SYNC_MINUTES", "5")),
             backup_minutes=int(env.get(f"{ENV_PREFIX}BACKUP_MINUTES", "30")),
-            accounts=env.get(f"{ENV_PREFIX}ACCOUNTS", "").lower()
-            in ("1", "true", "yes"),
+            accounts=env.get(f"{ENV_PREFIX}ACCOUNTS", "").lower() in _TRUE,
+            registration=env.get(f"{ENV_PREFIX}REGISTRATION", "invite").strip().lower()
+            or "invite",
+            behind_proxy=env.get(f"{ENV_PREFIX}BEHIND_PROXY", "").lower() in _TRUE,
         )
 
     def with_overrides(self, **changes: object) -> Settings:

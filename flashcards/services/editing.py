@@ -48,6 +48,10 @@ class EditConflictError(EditError):
     """The source changed after the form was made."""
 
 
+class EditNotAllowedError(EditError):
+    """The user may see the card but not edit it (a shared deck, not an admin)."""
+
+
 @dataclass(frozen=True)
 class EditSource:
     """A card entry as it currently stands in its source, ready for the form."""
@@ -86,7 +90,7 @@ def _load(session: Session, user: User, card_id: int) -> tuple[Card, Note, Deck]
         raise EditError([f"There is no card {card_id}."])
     card, note, deck = row
     if deck.scope == SHARED_SCOPE and not user.is_admin:
-        raise EditError(["Only an admin can edit the shared decks."])
+        raise EditNotAllowedError(["Only an admin can edit the shared decks."])
     if deck.scope not in (SHARED_SCOPE, user_scope(user.id)):
         raise EditError([f"There is no card {card_id}."])
     if note.retired_at is not None:

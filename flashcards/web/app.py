@@ -3,6 +3,12 @@
 The web layer is the outermost ring of the design: views open a Session from
 `app_state().sessions`, call services, and render Jinja templates. Every asset
 (CSS, JavaScript) is served by the app itself, so it works on a closed network.
+
+Hardening lives here: the security headers on every response, the session
+cookie (HttpOnly, SameSite=Lax, Secure whenever the request came over HTTPS),
+the upload size limit, the secret key file (mode 600, made on first start) and,
+behind a reverse proxy (FLASHCARDS_BEHIND_PROXY=1), trusting one proxy hop for the
+client address and scheme. Logins are web.auth and web.account.
 """
 
 from __future__ import annotations
@@ -14,16 +20,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, has_request_context, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect  # type: ignore[import-untyped]
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from flashcards.config import Settings
 from flashcards.db.engine import make_engine, make_session_factory
 from flashcards.db.migrate import upgrade_database
 
 SECRET_KEY_FILE = "secret_key"
+SESSION_LIFETIME = dt.timedelta(days=30)
 # Room for the multipart envelope and the other form fields around an upload.
 _UPLOAD_OVERHEAD = 64 * 1024
 
@@ -65,8 +74,12 @@ def create_app(settings: Settings | None = None, *, testing: bool = False) -> Fl
         MAX_CONTENT_LENGTH=settings.max_deck_bytes + _UPLOAD_OVERHEAD,
         # A study tab stays open for hours; the token lives as long as the session.
         WTF_CSRF_TIME_LIMIT=None,
+        SESSION_COOKIE_NAME="flashcards_session",
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
+        # Secure is added per request when it came over HTTPS (see _SessionInterface).
+        SESSION_COOKIE_SECURE=False,
+        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
         # Tests set a callable returning an aware UTC datetime to control the clock.
         NOW=None,
     )
@@ -75,10 +88,18 @@ def create_app(settings: Settings | None = None, *, testing: bool = False) -> Fl
     app.extensions["flashcards"] = AppState(
         settings=settings, engine=engine, sessions=make_session_factory(engine)
     )
+    app.session_interface = _SessionInterface()
+    if settings.behind_proxy:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=1, x_proto=1, x_host=0, x_prefix=0
+        )
     csrf.init_app(app)
     app.after_request(_security_headers)
 
     from flashcards.web import (
+        account,
+        api,
+        auth,
         browse,
         decks,
         edit,
@@ -88,12 +109,20 @@ def create_app(settings: Settings | None = None, *, testing: bool = False) -> Fl
         options,
         study,
         templating,
+        tokens,
     )
 
     templating.init_app(app)
     errors.init_app(app)
-    for module in (decks, study, browse, edit, options, media, jobs):
+    auth.init_app(app)
+    account.init_app(app)
+    for module in (decks, study, browse, edit, options, media, jobs, account):
         app.register_blueprint(module.bp)
+    # The JSON API authenticates by bearer token, not cookies: no CSRF token there.
+    csrf.exempt(api.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(tokens.bp)
+    api.init_app(app)  # after the other error handlers: JSON errors under /api/
     return app
 
 
@@ -119,6 +148,9 @@ def _secret_key(instance_dir: Path) -> str:
     """The instance's secret key, created (owner-readable only) on first start."""
     path = instance_dir / SECRET_KEY_FILE
     try:
+        if path.stat().st_mode & 0o077:
+            # Made by hand or copied with a loose mode: only the owner may read it.
+            path.chmod(0o600)
         return path.read_text().strip()
     except FileNotFoundError:
         pass
@@ -133,8 +165,19 @@ def _secret_key(instance_dir: Path) -> str:
     return key
 
 
+class _SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, with Secure on the cookie over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        if has_request_context() and request.is_secure:
+            return True
+        return bool(app.config["SESSION_COOKIE_SECURE"])
+
+
 def _security_headers(response: Response) -> Response:
     headers = response.headers
+    if has_request_context() and request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     headers["X-Content-Type-Options"] = "nosniff"
     headers["X-Frame-Options"] = "DENY"

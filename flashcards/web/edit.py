@@ -13,12 +13,13 @@ from werkzeug.wrappers import Response
 from flashcards.services.editing import (
     EditConflictError,
     EditError,
+    EditNotAllowedError,
     EditSource,
     edit_entry,
     edit_source,
 )
 from flashcards.web.app import app_state, now
-from flashcards.web.auth import current_user
+from flashcards.web.auth import current_user, safe_path
 from flashcards.web.errors import error_response
 from flashcards.web.rendering import entry_html
 
@@ -33,12 +34,16 @@ HELP = {
 }
 
 
+def _refusal_status(error: EditError) -> int:
+    """404 for a card this user cannot see, 403 for a shared card (admins only)."""
+    if isinstance(error, EditNotAllowedError):
+        return 403
+    return 404 if "There is no card" in str(error) else 409
+
+
 def _safe_next(default: str) -> str:
     """Where to go after saving: a path on this site only."""
-    target = request.values.get("next", "")
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
+    return safe_path(request.values.get("next")) or default
 
 
 def _render_form(
@@ -78,7 +83,7 @@ def card(card_id: int) -> tuple[str, int] | tuple[Response | str, int]:
             )
         except EditError as error:
             return error_response(
-                404 if "There is no card" in str(error) else 409,
+                _refusal_status(error),
                 "This card cannot be edited",
                 " ".join(error.problems),
             )
@@ -118,7 +123,7 @@ def save(card_id: int) -> Response | tuple[str, int] | tuple[Response | str, int
                 )
             except EditError as again:
                 return error_response(
-                    404 if "There is no card" in str(again) else 409,
+                    _refusal_status(again),
                     "This card cannot be edited",
                     " ".join(again.problems),
                 )

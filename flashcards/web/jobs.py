@@ -19,6 +19,7 @@ from flashcards.jobs.overview import (
     scheduler_overview,
 )
 from flashcards.web.app import app_state, now
+from flashcards.web.auth import admin_required
 
 __all__ = ["bp", "deck_file_problems", "index"]
 
@@ -26,6 +27,7 @@ bp = Blueprint("jobs", __name__)
 
 
 @bp.get("/jobs")
+@admin_required
 def index() -> str:
     """Each background job: schedule, last run with outcome and duration, next run."""
     state = app_state()

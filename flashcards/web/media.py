@@ -62,7 +62,7 @@ def image(deck_id: int, name: str) -> Response:
         abort(404, description=_NOT_FOUND)
     response = send_file(path, mimetype=mimetype, max_age=3600, conditional=True)
     response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; sandbox"
     )
     response.headers["Cache-Control"] = "private, max-age=3600"
     return response

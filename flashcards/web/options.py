@@ -1,7 +1,8 @@
 """Options blueprint: the user's time zone and day rollover, and deck option presets.
 
 Presets hold the daily limits and the SM-2 settings (Anki's deck options); each deck
-uses one (the "Default" preset unless chosen otherwise on the deck's page).
+uses one (the "Default" preset unless chosen otherwise on the deck's page). Presets
+are shared by everyone: with accounts on, only admins create or edit them.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from wtforms import (  # type: ignore[import-untyped]
 )
 from wtforms.validators import DataRequired, Length, NumberRange, ValidationError  # type: ignore[import-untyped]
 
-from flashcards.db.models import Deck, Preset
+from flashcards.db.models import Deck, Preset, User
+from flashcards.services.decks import visible_decks_clause
 from flashcards.services.presets import (
     DEFAULT_PRESET_NAME,
     default_preset,
@@ -31,7 +33,7 @@ from flashcards.services.presets import (
     preset_options,
 )
 from flashcards.web.app import app_state
-from flashcards.web.auth import current_user
+from flashcards.web.auth import admin_required, current_user, is_admin
 
 bp = Blueprint("options", __name__)
 
@@ -109,19 +111,21 @@ def index() -> str:
         user = current_user(session)
         default_preset(session)
         form = UserOptionsForm(timezone=user.timezone, rollover_hour=user.rollover_hour)
-        presets = _presets_with_use(session)
+        presets = _presets_with_use(session, user)
     return render_template(
         "options/index.html", form=form, presets=presets, new_form=NewPresetForm()
     )
 
 
-def _presets_with_use(session: Session) -> list[tuple[Preset, int]]:
+def _presets_with_use(session: Session, user: User) -> list[tuple[Preset, int]]:
+    """Each preset and how many decks use it (admins count every deck, others
+    only the decks they can see)."""
     default = default_preset(session)
+    counted = select(Deck.preset_id, func.count()).group_by(Deck.preset_id)
+    if not is_admin(user):
+        counted = counted.where(visible_decks_clause(user.id))
     use: dict[int | None, int] = {
-        preset_id: count
-        for preset_id, count in session.execute(
-            select(Deck.preset_id, func.count()).group_by(Deck.preset_id)
-        )
+        preset_id: count for preset_id, count in session.execute(counted)
     }
     rows = []
     for preset in session.scalars(select(Preset).order_by(Preset.name)):
@@ -139,7 +143,7 @@ def save_user() -> Response | tuple[str, int]:
     with app_state().sessions.begin() as session:
         user = current_user(session)
         if not form.validate_on_submit():
-            presets = _presets_with_use(session)
+            presets = _presets_with_use(session, user)
             return render_template(
                 "options/index.html", form=form, presets=presets,
                 new_form=NewPresetForm(),
@@ -151,6 +155,7 @@ def save_user() -> Response | tuple[str, int]:
 
 
 @bp.post("/options/presets")
+@admin_required
 def new_preset() -> Response | tuple[str, int]:
     """A new preset, starting from the Default preset's settings."""
     form = NewPresetForm()
@@ -176,6 +181,7 @@ def new_preset() -> Response | tuple[str, int]:
 
 
 @bp.route("/options/presets/<int:preset_id>", methods=["GET", "POST"])
+@admin_required
 def preset(preset_id: int) -> Response | str | tuple[str, int]:
     """Edit one preset: daily limits, steps and the other SM-2 settings."""
     with app_state().sessions.begin() as session:

@@ -13,6 +13,7 @@ from flask import Flask, g, request
 
 from flashcards.jobs.deck_sync import deck_file_problems
 from flashcards.web.app import app_state, now
+from flashcards.web.auth import is_admin
 
 # Where to go in the header; (endpoint, label).
 NAV = (
@@ -22,6 +23,8 @@ NAV = (
     ("options.index", "Options"),
     ("jobs.index", "Jobs"),
 )
+# Header links only admins see when accounts are on.
+ADMIN_NAV = frozenset({"jobs.index"})
 
 
 def _zone() -> ZoneInfo:
@@ -90,7 +93,7 @@ def init_app(app: Flask) -> None:
         duration_ms=duration_ms,
         span=span_text,
     )
-    app.jinja_env.globals.update(plural=plural, nav=NAV)
+    app.jinja_env.globals.update(plural=plural)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 
@@ -99,8 +102,16 @@ def init_app(app: Flask) -> None:
         return {"endpoint": request.endpoint or ""}
 
     @app.context_processor
+    def _nav() -> dict[str, object]:
+        admin = is_admin()
+        return {"nav": [item for item in NAV if admin or item[0] not in ADMIN_NAV]}
+
+    @app.context_processor
     def _deck_file_problems() -> dict[str, object]:
         # A broken deck file keeps its last good version; every page says so
-        # until the file is fixed (the deck sync job keeps these rows).
+        # until the file is fixed (the deck sync job keeps these rows). With
+        # accounts, only admins (who look after the decks folder) see it.
+        if not is_admin():
+            return {"deck_file_problems": []}
         with app_state().sessions() as session:
             return {"deck_file_problems": deck_file_problems(session)}
