@@ -26,6 +26,7 @@ from flashcards.jobs.commands import backup_command, jobs_command, restore_comma
 from flashcards.jobs.deck_sync import sync_deck_folder
 from flashcards.jobs.runner import process_jobs, start_in_process_jobs
 from flashcards.services.importing import ImportReport, find_deck_files, import_paths
+from flashcards.stats_cli import stats_command
 from flashcards.users_cli import users_command
 
 
@@ -244,6 +245,7 @@ def _print_accounts_hint(ctx: Context) -> None:
 
 
 main.add_command(users_command)
+main.add_command(stats_command, "stats")
 main.add_command(export_command, "export")
 main.add_command(jobs_command, "jobs")
 main.add_command(backup_command, "backup")

@@ -210,6 +210,27 @@ class CardProgress(Base):
             sqlite_where=text("suspended = 1"),
             postgresql_where=text("suspended"),
         ),
+        # Statistics: interval/ease distributions, the forecast, the hardest cards.
+        Index(
+            "ix_card_progress_user_interval",
+            "user_id",
+            "phase",
+            "interval_days",
+            "ease",
+            "deck_id",
+            "card_id",
+        ),
+        Index(
+            "ix_card_progress_user_due",
+            "user_id",
+            "queue",
+            "due_day",
+            "suspended",
+            "interval_days",
+            "deck_id",
+            "card_id",
+        ),
+        Index("ix_card_progress_user_lapses", "user_id", "lapses", "reps"),
         Index(
             "ix_card_progress_buried",
             "user_id",
@@ -258,6 +279,27 @@ class Review(Base):
         Index("ix_reviews_card", "card_id", "reviewed_at"),
         # "Last studied" per deck on the deck list: one probe per deck.
         Index("ix_reviews_user_deck_time", "user_id", "deck_id", "reviewed_at"),
+        # Statistics (services.stats.STATS_INDEXES): covering, so a year of answers
+        # is grouped by day, phase and rating without touching the table.
+        Index(
+            "ix_reviews_user_day",
+            "user_id",
+            "review_day",
+            "phase",
+            "rating",
+            "interval_before",
+            "duration_ms",
+            "deck_id",
+        ),
+        Index(
+            "ix_reviews_user_phase_day",
+            "user_id",
+            "phase",
+            "review_day",
+            "card_id",
+            "interval_before",
+            "deck_id",
+        ),
     )
 
     id: Mapped[int] = mapped_column(

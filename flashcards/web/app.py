@@ -107,6 +107,7 @@ def create_app(settings: Settings | None = None, *, testing: bool = False) -> Fl
         jobs,
         media,
         options,
+        stats,
         study,
         templating,
         tokens,
@@ -116,7 +117,7 @@ def create_app(settings: Settings | None = None, *, testing: bool = False) -> Fl
     errors.init_app(app)
     auth.init_app(app)
     account.init_app(app)
-    for module in (decks, study, browse, edit, options, media, jobs, account):
+    for module in (decks, study, browse, edit, options, media, jobs, account, stats):
         app.register_blueprint(module.bp)
     # The JSON API authenticates by bearer token, not cookies: no CSRF token there.
     csrf.exempt(api.bp)

@@ -19,6 +19,7 @@ from flashcards.web.auth import is_admin
 NAV = (
     ("decks.index", "Decks"),
     ("browse.index", "Browse"),
+    ("stats.index", "Statistics"),
     ("decks.upload", "Upload"),
     ("options.index", "Options"),
     ("jobs.index", "Jobs"),
