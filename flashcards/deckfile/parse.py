@@ -78,6 +78,8 @@ DERIVED_ID_MAX_LENGTH = 48
 MAX_REPORTED_CHARACTER_PROBLEMS = 10
 
 DECK_KEYS = ("deck", "id", "description", "tags", "cards")
+# The database column holds 300 characters (decks.name).
+MAX_DECK_NAME_LENGTH = 300
 CARD_KEYS = ("id", "front", "back", "cloze", "extra", "reverse", "tags")
 """The keys a card entry may have, in the order writers put them."""
 
@@ -723,6 +725,15 @@ class _Validator:
             self.report.error(
                 line,
                 f"has an empty part in '{name}'; subdecks are written 'Parent::Child'",
+                None,
+                "deck",
+            )
+            return None
+        if name is not None and len(name) > MAX_DECK_NAME_LENGTH:
+            self.report.error(
+                line,
+                f"is {len(name)} characters long; a deck name may have at most "
+                f"{MAX_DECK_NAME_LENGTH}",
                 None,
                 "deck",
             )

@@ -22,12 +22,15 @@ from sqlalchemy import (
     case,
     delete,
     func,
+    insert,
     literal,
     or_,
     select,
     true,
     union_all,
+    update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from flashcards.db.models import Card, CardProgress, Deck, Note, Preset, Review, User
@@ -432,9 +435,7 @@ def answer_card(
     )
     new_state = outcome.state
     before = _snapshot(progress)
-    if progress is None:
-        progress = CardProgress(user_id=user.id, card_id=card.id, deck_id=card.deck_id)
-        session.add(progress)
+    progress = _claim_version(session, user.id, card, progress, expected_version)
     progress.phase = new_state.phase.value
     progress.queue = _queue_for(new_state.phase)
     progress.due_at = new_state.due
@@ -481,6 +482,54 @@ def answer_card(
     session.add(review)
     session.flush()
     return AnswerResult(review_id=review.id, state=new_state, is_leech=outcome.is_leech)
+
+
+def _claim_version(
+    session: Session,
+    user_id: int,
+    card: Card,
+    progress: CardProgress | None,
+    expected_version: int,
+) -> CardProgress:
+    """Atomically move the card's progress from `expected_version` to the next one.
+
+    The check above read the version; this write makes it stick even when two
+    requests race (a double click, two tabs, several workers). SQLite has no row
+    locks and pysqlite reads outside the write transaction, so the version is
+    claimed with a conditional UPDATE (or the INSERT of a new card's row, which the
+    primary key lets only one request do) before anything else is written.
+    """
+    stale = StaleAnswerError(
+        "This card was already answered (perhaps in another tab); "
+        "nothing was recorded twice. Here is the next card."
+    )
+    if progress is None:
+        try:
+            with session.begin_nested():
+                session.execute(
+                    insert(CardProgress).values(
+                        user_id=user_id,
+                        card_id=card.id,
+                        deck_id=card.deck_id,
+                        version=expected_version + 1,
+                    )
+                )
+        except IntegrityError:
+            raise stale from None
+        return session.get_one(CardProgress, (user_id, card.id))
+    claimed = session.execute(
+        update(CardProgress)
+        .where(
+            CardProgress.user_id == user_id,
+            CardProgress.card_id == card.id,
+            CardProgress.version == expected_version,
+        )
+        .values(version=expected_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise stale
+    return progress
 
 
 def _check_due(

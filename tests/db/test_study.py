@@ -369,3 +369,44 @@ def test_day_boundaries_follow_the_users_time_zone(setup, now):  # type: ignore[
             __import__("zoneinfo").ZoneInfo("America/New_York")
         )
         assert (local.hour, local.minute) == (4, 0)
+
+
+def test_racing_answers_record_once(setup, now):  # type: ignore[no-untyped-def]
+    """Two requests that both read version v: only the first to write wins."""
+    with setup.begin() as session:
+        card = queue(session, now).card
+        answer(session, card, 3, now)  # version 1, a learning card
+    later = now + 13 * MINUTE
+    with setup() as slow:
+        user, _ = user_and_deck(slow)
+        seen = slow.get_one(CardProgress, (user.id, card.card_id))  # reads version 1
+        assert seen.version == 1
+        with setup.begin() as fast:
+            fast_user, _ = user_and_deck(fast)
+            study.answer_card(fast, user=fast_user, card_id=card.card_id, rating=3,
+                              now=later, expected_version=1)
+        # The slow request still holds version 1 in memory: its read check passes,
+        # its claim does not.
+        with pytest.raises(study.StaleAnswerError):
+            study.answer_card(slow, user=user, card_id=card.card_id, rating=3,
+                              now=later, expected_version=1)
+        slow.rollback()
+    with setup() as session:
+        assert session.scalar(select(func.count()).select_from(Review)) == 2
+
+
+def test_racing_first_answers_of_a_new_card_record_once(setup, now):  # type: ignore[no-untyped-def]
+    with setup() as session:
+        card = queue(session, now).card
+    with setup.begin() as fast:
+        user, _ = user_and_deck(fast)
+        study.answer_card(fast, user=user, card_id=card.card_id, rating=3, now=now,
+                          expected_version=0)
+    with setup() as slow:
+        user, _ = user_and_deck(slow)
+        row = slow.get_one(Card, card.card_id)
+        with pytest.raises(study.StaleAnswerError):
+            study._claim_version(slow, user.id, row, None, 0)
+        slow.rollback()
+    with setup() as session:
+        assert session.scalar(select(func.count()).select_from(Review)) == 1

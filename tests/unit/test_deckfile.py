@@ -798,3 +798,18 @@ def test_derive_card_id(text: str, expected: str) -> None:
 )
 def test_id_problem(value: str, reason: str | None) -> None:
     assert id_problem(value) == reason
+
+
+def test_a_deck_name_longer_than_the_column_is_refused() -> None:
+    from flashcards.deckfile import DeckFileError as Error
+    from flashcards.deckfile.parse import parse_deck as parse
+
+    name = "N" * 301
+    data = f"deck: {name}\ncards:\n  - id: a\n    front: Q?\n    back: A\n".encode()
+    with pytest.raises(Error) as caught:
+        parse(data, source="long.yaml", default_id="long")
+    assert [str(p) for p in caught.value.problems] == [
+        "long.yaml:1: 'deck': is 301 characters long; a deck name may have at most 300"
+    ]
+    assert parse(data.replace(name.encode(), b"N" * 300), source="ok.yaml",
+                 default_id="ok").name == "N" * 300
