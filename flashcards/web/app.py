@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None, *, testing: bool = False) -> Fl
         auth,
         browse,
         decks,
+        downloads,
         edit,
         errors,
         jobs,
@@ -117,7 +118,18 @@ def create_app(settings: Settings | None = None, *, testing: bool = False) -> Fl
     errors.init_app(app)
     auth.init_app(app)
     account.init_app(app)
-    for module in (decks, study, browse, edit, options, media, jobs, account, stats):
+    for module in (
+        decks,
+        study,
+        browse,
+        edit,
+        options,
+        media,
+        jobs,
+        account,
+        stats,
+        downloads,
+    ):
         app.register_blueprint(module.bp)
     # The JSON API authenticates by bearer token, not cookies: no CSRF token there.
     csrf.exempt(api.bp)

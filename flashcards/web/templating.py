@@ -21,6 +21,7 @@ NAV = (
     ("browse.index", "Browse"),
     ("stats.index", "Statistics"),
     ("decks.upload", "Upload"),
+    ("downloads.index", "Download"),
     ("options.index", "Options"),
     ("jobs.index", "Jobs"),
 )
