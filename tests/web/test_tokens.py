@@ -147,3 +147,9 @@ def test_active_tokens_are_capped(app: Flask, now: dt.datetime) -> None:
             create_token(session, user=user, name=f"t{number}", now=now)
         with pytest.raises(TokenError, match="revoke one"):
             create_token(session, user=user, name="one too many", now=now)
+
+
+def test_options_page_links_to_the_token_page_in_local_mode(app: Flask) -> None:
+    page = app.test_client().get("/options")
+    assert page.status_code == 200
+    assert "/settings/tokens" in page.get_data(as_text=True)
