@@ -108,15 +108,17 @@ class UndoResult:
 # --- deck trees -----------------------------------------------------------------
 
 
+def _tree_clause(deck: Deck, user_id: int) -> Any:
+    """The deck and its subdecks (by "::" name nesting) the user can see."""
+    return and_(
+        visible_decks_clause(user_id),
+        or_(Deck.id == deck.id, Deck.name.startswith(deck.name + "::")),
+    )
+
+
 def deck_tree_ids(session: Session, deck: Deck, *, user_id: int) -> list[int]:
     """The deck and its subdecks (by "::" name nesting) the user can see."""
-    rows = session.execute(
-        select(Deck.id).where(
-            visible_decks_clause(user_id),
-            or_(Deck.id == deck.id, Deck.name.startswith(deck.name + "::")),
-        )
-    )
-    return [row[0] for row in rows]
+    return list(session.scalars(select(Deck.id).where(_tree_clause(deck, user_id))))
 
 
 # --- converting between stored progress and srs state ----------------------------
@@ -236,11 +238,7 @@ def study_queue(
     clock = user_clock(user)
     today = clock.day_number(now)
     tomorrow_starts = clock.day_start(today + 1)
-    tree = _deck_refs(
-        session,
-        visible_decks_clause(user.id),
-        or_(Deck.id == deck.id, Deck.name.startswith(deck.name + "::")),
-    )
+    tree = _deck_refs(session, _tree_clause(deck, user.id))
     deck_ids = [d.id for d in tree]
     own, done = _limited_counts(session, user=user, decks=tree, now=now)
     counts = _roll_up(tree, own, done, presets_by_id(session))[deck.id]
