@@ -41,6 +41,33 @@ def _refusal_status(error: EditError) -> int:
     return 404 if "There is no card" in str(error) else 409
 
 
+class _Refused(Exception):
+    """The card's source cannot be opened for this user; carries the error page."""
+
+    def __init__(self, page: tuple[Response | str, int]) -> None:
+        self.page = page
+
+
+def _open_source(card_id: int) -> EditSource:
+    """The card's entry as its source has it now, or _Refused with the reason."""
+    state = app_state()
+    with state.sessions() as session:
+        user = current_user(session)
+        try:
+            return edit_source(
+                session, user=user, card_id=card_id,
+                max_bytes=state.settings.max_deck_bytes,
+            )
+        except EditError as error:
+            raise _Refused(
+                error_response(
+                    _refusal_status(error),
+                    "This card cannot be edited",
+                    " ".join(error.problems),
+                )
+            ) from None
+
+
 def _safe_next(default: str) -> str:
     """Where to go after saving: a path on this site only."""
     return safe_path(request.values.get("next")) or default
@@ -73,22 +100,12 @@ def _render_form(
 @bp.get("/cards/<int:card_id>/edit")
 def card(card_id: int) -> tuple[str, int] | tuple[Response | str, int]:
     """The edit form, filled from the card's source as it is now."""
-    state = app_state()
-    with state.sessions.begin() as session:
-        user = current_user(session)
-        try:
-            source = edit_source(
-                session, user=user, card_id=card_id,
-                max_bytes=state.settings.max_deck_bytes,
-            )
-        except EditError as error:
-            return error_response(
-                _refusal_status(error),
-                "This card cannot be edited",
-                " ".join(error.problems),
-            )
-        values = {name: source.value(name) for name in source.fields}
-        return _render_form(source, values)
+    try:
+        source = _open_source(card_id)
+    except _Refused as refused:
+        return refused.page
+    values = {name: source.value(name) for name in source.fields}
+    return _render_form(source, values)
 
 
 @bp.post("/cards/<int:card_id>/edit")
@@ -114,26 +131,17 @@ def save(card_id: int) -> Response | tuple[str, int] | tuple[Response | str, int
                 max_bytes=state.settings.max_deck_bytes,
             )
     except EditError as error:
-        with state.sessions.begin() as session:
-            user = current_user(session)
-            try:
-                source = edit_source(
-                    session, user=user, card_id=card_id,
-                    max_bytes=state.settings.max_deck_bytes,
-                )
-            except EditError as again:
-                return error_response(
-                    _refusal_status(again),
-                    "This card cannot be edited",
-                    " ".join(again.problems),
-                )
-            if isinstance(error, EditConflictError):
-                values = {name: source.value(name) for name in source.fields}
-                return _render_form(source, values, problems=error.problems, status=409)
-            values = {
-                name: submitted.get(name, source.value(name)) for name in source.fields
-            }
-            return _render_form(source, values, problems=error.problems, status=400)
+        try:
+            source = _open_source(card_id)
+        except _Refused as refused:
+            return refused.page
+        if isinstance(error, EditConflictError):
+            values = {name: source.value(name) for name in source.fields}
+            return _render_form(source, values, problems=error.problems, status=409)
+        values = {
+            name: submitted.get(name, source.value(name)) for name in source.fields
+        }
+        return _render_form(source, values, problems=error.problems, status=400)
     if result.changed:
         flash(f"Saved to {result.report.source}.", "success")
     else:
