@@ -37,6 +37,11 @@ CardId = NewType("CardId", int)
 
 SHARED_SCOPE = "shared"
 
+# The browser's text-search index over notes (migration 0003): an FTS5 table of this
+# name on SQLite, a pg_trgm GIN index `notes_search_trgm` on PostgreSQL. It differs
+# per dialect, so it is not modelled here; autogenerate skips names starting with it.
+NOTE_SEARCH = "notes_search"
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -164,6 +169,13 @@ class Note(Base):
     retired_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime]
     content_updated_at: Mapped[dt.datetime]
+    # The entry's fields as Anki HTML (deckfile.render_anki), so that exports need
+    # not render Markdown and math again: valid while anki_key equals the key of the
+    # content above. NULL until first rendered (rows from before they were stored).
+    anki_key: Mapped[str | None] = mapped_column(String(64))
+    anki_fields: Mapped[str | None] = mapped_column(Text)
+    # The paths of the images the fields show; NULL (not a JSON null) for none.
+    anki_images: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
 
     deck: Mapped[Deck] = relationship(back_populates="notes")
     cards: Mapped[list[Card]] = relationship(back_populates="note")
@@ -231,6 +243,12 @@ class CardProgress(Base):
             "card_id",
         ),
         Index("ix_card_progress_user_lapses", "user_id", "lapses", "reps"),
+        # The card browser sorted by due date or last review reads pages in this
+        # order (services.browse); card_id makes each position unique.
+        Index("ix_card_progress_user_due_at", "user_id", "due_at", "card_id"),
+        Index(
+            "ix_card_progress_user_reviewed_at", "user_id", "last_reviewed_at", "card_id"
+        ),
         Index(
             "ix_card_progress_buried",
             "user_id",

@@ -1,10 +1,11 @@
 """Write an Anki package (.apkg) from decks, notes and (optionally) one user's progress.
 
 Place in the data flow: `export.service` streams `DeckRow`s, `NoteRow`s and
-`ReviewRow`s out of the database; `write_apkg` renders each note's fields
-(`export.fields`), writes the legacy `collection.anki2` that genanki writes
-(genanki's schema, collection row, note-type and deck JSON, GUID hash) into a
-temporary SQLite file, and zips it with the media into the given file object.
+`ReviewRow`s out of the database; `write_apkg` gets each note's fields
+(`export.fields`: the stored ones, or rendered now), writes the legacy
+`collection.anki2` that genanki writes (genanki's schema, collection row,
+note-type and deck JSON, GUID hash) into a temporary SQLite file, and zips it
+with the media into the given file object.
 
 Why note and card rows are not written through `genanki.Note`: genanki stamps
 every note with one package timestamp, but Anki only updates a note whose
@@ -40,7 +41,7 @@ from genanki.apkg_schema import APKG_SCHEMA
 
 from flashcards.export import identity, notetypes
 from flashcards.export import progress as anki_progress
-from flashcards.export.fields import FieldRenderer, anki_tags
+from flashcards.export.fields import FieldRenderer, FreshFields, anki_tags
 from flashcards.export.notetypes import NoteType
 from flashcards.export.rows import CardRow, DeckRow, NoteRow, ReviewRow
 from flashcards.srs import DayClock
@@ -71,6 +72,8 @@ class ExportStats:
     media: int = 0
     reviews: int = 0
     warnings: list[str] = field(default_factory=list)
+    # Notes whose stored fields were missing or stale: what the export rendered.
+    rendered: list[FreshFields] = field(default_factory=list)
 
 
 class _Ids:
@@ -119,6 +122,8 @@ class _CollectionWriter:
         self._note_ids = _Ids()
         self._card_ids = _Ids()
         self._position = 0
+        # (deck, note tags, leech) -> the notes.tags column; few distinct per deck
+        self._tag_columns: dict[tuple[str, tuple[str, ...], bool], str] = {}
         self._notes: list[tuple[Any, ...]] = []
         self._cards: list[tuple[Any, ...]] = []
         self.conn = sqlite3.connect(db_path)
@@ -148,7 +153,7 @@ class _CollectionWriter:
         leech = self.progress is not None and any(
             card.progress is not None and card.progress.is_leech for card in note.cards
         )
-        tags = anki_tags(deck.tags, note.tags, [_LEECH_TAG] if leech else [])
+        tags = self._tags(deck, note.tags, leech)
         changed_at = note.content_updated_at
         if rendered.images_changed_at is not None:
             images = dt.datetime.fromtimestamp(rendered.images_changed_at, dt.UTC)
@@ -166,7 +171,7 @@ class _CollectionWriter:
                 note_type.id,
                 mod,
                 -1,
-                f" {' '.join(tags)} " if tags else "",
+                tags,
                 "\x1f".join(fields),
                 fields[0],
                 0,
@@ -182,6 +187,16 @@ class _CollectionWriter:
         self.stats.notes += 1
         if len(self._notes) >= _BATCH:
             self._flush()
+
+    def _tags(self, deck: DeckRow, note_tags: tuple[str, ...], leech: bool) -> str:
+        """The notes.tags column: Anki's tags with a space before and after each."""
+        key = (deck.slug, note_tags, leech)
+        column = self._tag_columns.get(key)
+        if column is None:
+            tags = anki_tags(deck.tags, note_tags, [_LEECH_TAG] if leech else [])
+            column = f" {' '.join(tags)} " if tags else ""
+            self._tag_columns[key] = column
+        return column
 
     def _add_card(
         self, *, card_ord: int, note_id: int, did: int, mod: int, card: CardRow
@@ -302,6 +317,7 @@ class _CollectionWriter:
         self.conn.close()
         self.stats.media = len(self.renderer.media)
         self.stats.warnings = list(self.renderer.warnings)
+        self.stats.rendered = self.renderer.rendered
 
 
 def _deck_ids(decks: Sequence[DeckRow]) -> dict[str, int]:

@@ -2,9 +2,11 @@
 
 Place in the data flow: the CLI group (flashcards.cli) registers `export_command`;
 it resolves deck ids (slugs) and the user, then calls `export.service` (.apkg) or
-`export.yaml_export` (format-1 YAML) inside one read-only transaction, and prints
-what was written. Every failure is one clear line on stderr and exit status 1;
-the output file is written atomically, so a failure never leaves half a file.
+`export.yaml_export` (format-1 YAML) inside one transaction, and prints what was
+written. The transaction is committed: its only writes are the Anki fields the
+export had to render (notes from before fields were stored), kept for next time.
+Every failure is one clear line on stderr and exit status 1; the output file is
+written atomically, so a failure never leaves half a file.
 
     flashcards export [--deck ID ...] [--user NAME] [--with-progress] -o FILE.apkg
     flashcards export --format yaml --deck ID -o FILE.yaml
@@ -117,7 +119,7 @@ def export_command(
         )
     now = dt.datetime.now(dt.UTC)
     try:
-        with ctx.sessions() as session:
+        with ctx.sessions.begin() as session:
             user = _pick_user(
                 session, user_name, needed=with_progress, accounts=ctx.settings.accounts
             )

@@ -1,8 +1,11 @@
 """A card entry's Markdown as Anki note fields (HTML), tags, and the media it needs.
 
 Place in the data flow: `export.apkg` hands every `NoteRow` to `FieldRenderer`,
-which renders text with `deckfile.render` (Markdown to HTML, plain text escaped,
-math as `\\(…\\)`/`\\[…\\]` for Anki's MathJax, cloze markers kept), maps each image
+which takes the fields the database keeps rendered for the note (the importer
+stores them, `deckfile.render_anki`) while their key matches the note's text, and
+otherwise renders them itself with `deckfile.render` (Markdown to HTML, plain text
+escaped, math as `\\(…\\)`/`\\[…\\]` for Anki's MathJax, cloze markers kept) and
+lists them in `rendered`, for `export.service` to store. Then it maps each image
 to its stable media name (`identity.media_name`) and remembers which files the
 package must carry. Images are read relative to the deck file's folder; the
 renderer already refuses absolute paths and `..`, so nothing outside that folder
@@ -19,11 +22,19 @@ from __future__ import annotations
 
 import re
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
-from flashcards.deckfile.render import to_anki_cloze, to_anki_html
+from flashcards.deckfile.render import to_anki_html
+from flashcards.deckfile.render_anki import (
+    AnkiFields,
+    entry_key,
+    name_images,
+    render_entry,
+    stored_fields,
+)
 from flashcards.export.identity import media_name
 from flashcards.export.notetypes import REVERSE_ON, NoteType, note_type_for
 from flashcards.export.rows import DeckRow, NoteRow
@@ -48,14 +59,23 @@ def anki_tags(*groups: Iterable[str]) -> list[str]:
     return tags
 
 
-@dataclass(frozen=True, slots=True)
-class RenderedNote:
+class RenderedNote(NamedTuple):
     """A note's type and field values; `images_changed_at` is the newest mtime
-    (epoch seconds) of the image files it shows, None without images."""
+    (epoch seconds) of the image files it shows, None without images. (One per
+    note exported: a NamedTuple is quicker to build than a dataclass.)"""
 
     note_type: NoteType
     fields: list[str]
     images_changed_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class FreshFields:
+    """Fields an export had to render for a note row, with the key they belong to."""
+
+    note_id: int
+    key: str
+    fields: AnkiFields
 
 
 class FieldRenderer:
@@ -70,25 +90,33 @@ class FieldRenderer:
         self._warned: set[tuple[str, str]] = set()
         self._changed_at: dict[str, float] = {}  # media name -> file mtime
         self._note_images_changed_at: float | None = None
+        # Notes whose stored fields were missing or stale, rendered here.
+        self.rendered: list[FreshFields] = []
 
     def fields(self, note: NoteRow) -> RenderedNote:
         """The note type and its field values (HTML), in the note type's order."""
-        image_name = self._image_namer(note.deck_slug)
-        self._note_images_changed_at = None
         note_type = note_type_for(note.kind)
-        extra = _render(note.extra, image_name)
-        if note_type.cloze:
-            text = (
-                to_anki_cloze(note.cloze, image_name=image_name) if note.cloze else ""
+        key = entry_key(note.kind, note.front, note.back, note.cloze, note.extra)
+        values = None
+        images: Sequence[str] = note.anki_images
+        if note.anki_key == key and note.anki_fields is not None:
+            values = stored_fields(note.kind, note.anki_fields)
+        if values is None:
+            entry = render_entry(
+                note.kind, note.front, note.back, note.cloze, note.extra
             )
-            values = [text, extra]
-        else:
-            values = [
-                _render(note.front, image_name),
-                _render(note.back, image_name),
-                extra,
-                REVERSE_ON if note.reverse else "",
-            ]
+            values, images = list(entry.fields), entry.images
+            if note.note_id is not None:
+                self.rendered.append(FreshFields(note.note_id, key, entry))
+        self._note_images_changed_at = None
+        if images:
+            # Registering reads each file's mtime (once per export), so a replaced
+            # image makes its notes newer however old their stored fields are.
+            name = self._image_namer(note.deck_slug)
+            names = [name(path) for path in images]
+            values = [name_images(value, names) for value in values]
+        if not note_type.cloze:
+            values.append(REVERSE_ON if note.reverse else "")
         return RenderedNote(note_type, values, self._note_images_changed_at)
 
     def deck_description(self, deck: DeckRow) -> str:

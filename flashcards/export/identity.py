@@ -15,7 +15,7 @@ import posixpath
 import re
 from typing import Final
 
-import genanki
+from genanki.util import BASE91_TABLE
 
 NAMESPACE: Final = "flashcards.selfhosted/v1"
 
@@ -27,8 +27,20 @@ _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def note_guid(deck_slug: str, note_key: str) -> str:
-    """The note's Anki GUID: a hash of (namespace, deck id, card id)."""
-    return str(genanki.guid_for(NAMESPACE, deck_slug, note_key))
+    """The note's Anki GUID: a hash of (namespace, deck id, card id).
+
+    Exactly `genanki.guid_for(NAMESPACE, deck_slug, note_key)` (a test checks it):
+    the first 8 bytes of the SHA-256 of the values joined by "__", as a number
+    written in Anki's base 91. Computed here because every export makes one per
+    note, and this takes half of genanki's time.
+    """
+    digest = hashlib.sha256(f"{NAMESPACE}__{deck_slug}__{note_key}".encode()).digest()
+    number = int.from_bytes(digest[:8], "big")
+    digits: list[str] = []
+    while number:
+        number, digit = divmod(number, 91)
+        digits.append(BASE91_TABLE[digit])
+    return "".join(reversed(digits))
 
 
 def deck_id(deck_slug: str) -> int:

@@ -5,7 +5,10 @@ buttons call `write_package` / `build_package`; this module checks the selection
 (visible decks, at least one card), reads decks, live notes with their live cards
 and, with progress, one user's card states and review log as plain rows
 (`export.rows`) in streaming queries, and hands them to `export.apkg`. Retired
-entries and cards stay out. Services never commit; the caller owns the session.
+entries and cards stay out. Fields the export had to render (notes whose stored
+Anki fields were missing or stale) are written back to their notes afterwards, in
+the caller's transaction: a caller that commits keeps them for the next export.
+Services never commit; the caller owns the session.
 """
 
 from __future__ import annotations
@@ -15,9 +18,19 @@ import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import (
+    DateTime,
+    Table,
+    and_,
+    bindparam,
+    func,
+    select,
+    type_coerce,
+    update,
+)
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from flashcards.db.models import Card, CardProgress, Deck, Note, Review, User
@@ -33,12 +46,14 @@ from flashcards.export.errors import (
     OutputError,
     UnknownDeckError,
 )
+from flashcards.export.fields import FreshFields
 from flashcards.export.files import atomic_output
 from flashcards.export.rows import CardRow, DeckRow, NoteRow, ProgressRow, ReviewRow
 from flashcards.services.decks import visible_decks_clause
 from flashcards.services.presets import user_clock
 
 _STREAM_ROWS = 1000
+_NOTES = cast(Table, Note.__table__)
 
 
 @dataclass(frozen=True)
@@ -214,7 +229,7 @@ def _write(
         )
         for deck in decks
     ]
-    return write_apkg(
+    stats = write_apkg(
         out,
         decks=deck_rows,
         notes=_notes(session, decks, user),
@@ -222,6 +237,46 @@ def _write(
         now=now,
         progress=ProgressSettings(clock=user_clock(user)) if user is not None else None,
     )
+    _store_rendered(session, stats.rendered)
+    return stats
+
+
+def _store_rendered(session: Session, rendered: list[FreshFields]) -> None:
+    """Store the fields this export rendered, so that later exports need not.
+
+    Written after the package, when no query streams any more, in the caller's
+    transaction: a caller that commits keeps them, a read-only one drops them.
+    They are only a cache, so a database too busy to take the write (SQLite with
+    another writer past the busy timeout) costs the next export time, not this
+    export its package; SQLite's transaction stays usable after that error.
+    """
+    # (Bind names differ from the column names, which SQLAlchemy reserves.)
+    statement = (
+        update(_NOTES)
+        .where(_NOTES.c.id == bindparam("b_id"))
+        .values(
+            anki_key=bindparam("b_key"),
+            anki_fields=bindparam("b_fields"),
+            anki_images=bindparam("b_images"),
+        )
+    )
+    connection = session.connection()
+    try:
+        for start in range(0, len(rendered), _STREAM_ROWS):
+            connection.execute(
+                statement,
+                [
+                    {
+                        "b_id": fresh.note_id,
+                        "b_key": fresh.key,
+                        "b_fields": fresh.fields.stored(),
+                        "b_images": list(fresh.fields.images) or None,
+                    }
+                    for fresh in rendered[start : start + _STREAM_ROWS]
+                ],
+            )
+    except OperationalError:
+        pass
 
 
 def _result(path: Path | None, stats: ExportStats) -> ExportResult:
@@ -246,8 +301,13 @@ _NOTE_COLUMNS = (
     Note.reverse,
     Note.extra,
     Note.tags,
-    Note.created_at,
-    Note.content_updated_at,
+    # As plain datetimes (naive, in UTC; `_utc` says so): the UtcDateTime type's
+    # per-value conversion costs more than all the rest of a note's row.
+    type_coerce(Note.created_at, DateTime),
+    type_coerce(Note.content_updated_at, DateTime),
+    Note.anki_key,
+    Note.anki_fields,
+    Note.anki_images,
 )
 _CARD_COLUMNS = (Card.note_id, Card.id, Card.slot, Card.position)
 _PROGRESS_COLUMNS = (
@@ -299,9 +359,8 @@ def _notes(session: Session, decks: list[Deck], user: User | None) -> Iterator[N
         for note in note_rows:
             note_cards: list[CardRow] = []
             while pending is not None and pending[0] == note[0]:
-                note_cards.append(
-                    CardRow(pending[1], pending[2], pending[3], _progress_row(pending))
-                )
+                progress = _progress_row(pending) if user is not None else None
+                note_cards.append(CardRow(pending[1], pending[2], pending[3], progress))
                 pending = next(card_rows, None)
             if note_cards:
                 yield _note_row(deck.slug, note, note_cards)
@@ -319,10 +378,18 @@ def _note_row(slug: str, row: Any, cards: list[CardRow]) -> NoteRow:
         reverse=bool(row[6]),
         extra=row[7],
         tags=tuple(row[8] or ()),
-        created_at=row[9],
-        content_updated_at=row[10],
+        created_at=_utc(row[9]),
+        content_updated_at=_utc(row[10]),
         cards=tuple(cards),
+        note_id=row[0],
+        anki_key=row[11],
+        anki_fields=row[12],
+        anki_images=tuple(row[13] or ()),
     )
+
+
+def _utc(moment: dt.datetime | None) -> dt.datetime | None:
+    return None if moment is None else moment.replace(tzinfo=dt.UTC)
 
 
 def _progress_row(row: Any) -> ProgressRow | None:

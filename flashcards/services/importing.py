@@ -5,6 +5,12 @@ and cards. A note is matched by (deck, key) and a card by (note, slot), so editi
 text keeps every card's state and review log. Entries missing from a file are
 retired (out of the queue, history kept) and revived when their id returns.
 
+Each note added or whose content changed also gets its fields rendered for Anki
+(deckfile.render_anki) and stored beside its content, so exports do not render
+Markdown and math again. A change to the deck's own `tags:` makes every note of
+the deck count as changed for Anki: its content_updated_at (the note's mtime in
+an export) moves on, or Anki would skip the new tags (docs/anki-apkg.md §1.2).
+
 Each file is its own unit: it runs inside a SAVEPOINT, so a bad file changes nothing
 while the other files of the same run still import. The caller owns the transaction.
 """
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +29,11 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from flashcards.db.models import SHARED_SCOPE, Card, Deck, Note
-from flashcards.deckfile import DeckFileError, DeckSpec, Problem
+from flashcards.deckfile import CardSpec, DeckFileError, DeckSpec, Problem
 from flashcards.deckfile.parse import DEFAULT_MAX_BYTES, parse_deck
+from flashcards.deckfile.render_anki import entry_key, render_entry
+
+log = logging.getLogger(__name__)
 
 DECK_FILE_SUFFIXES = (".yaml", ".yml")
 # The plain tables, for Core executemany inserts (no ORM bookkeeping per row).
@@ -215,6 +225,8 @@ def import_deck(
             f"deck id '{spec.id}' is already declared by {deck.source_path}; "
             "each deck file needs its own id"
         )
+    # Every note carries the deck's tags into Anki (new decks have no notes yet).
+    deck_tags_changed = deck.id is not None and list(deck.tags or ()) != list(spec.tags)
     deck.name = spec.name
     deck.description = spec.description
     deck.tags = list(spec.tags)
@@ -246,6 +258,7 @@ def import_deck(
                 Note.line,
                 Note.position,
                 Note.retired_at,
+                Note.anki_key,
             ).where(Note.deck_id == deck.id)
         )
     }
@@ -255,6 +268,7 @@ def import_deck(
     revived_ids: list[int] = []
     for position, card in enumerate(spec.cards):
         content = card.content()
+        anki_key = entry_key(card.kind, card.front, card.back, card.cloze, card.extra)
         old = existing.pop(card.id, None)
         if old is None:
             new_rows.append(
@@ -266,6 +280,7 @@ def import_deck(
                     "position": position,
                     "created_at": now,
                     "content_updated_at": now,
+                    **_anki_fields(card, anki_key),
                 }
             )
             report.added += 1
@@ -282,6 +297,10 @@ def import_deck(
         row: dict[str, object] = {"id": old.id}
         if old_content != content:
             row.update(content, content_updated_at=now)
+        if old.anki_key != anki_key:
+            # The text changed, or its fields were never stored or came from an
+            # older renderer: render them now.
+            row.update(_anki_fields(card, anki_key))
         if old.line != card.line or old.position != position:
             row.update(line=card.line, position=position)
         if old.retired_at is not None:
@@ -300,6 +319,10 @@ def import_deck(
 
     if changed_rows:
         session.execute(update(Note), changed_rows)
+    if deck_tags_changed:
+        session.execute(
+            update(Note).where(Note.deck_id == deck.id).values(content_updated_at=now)
+        )
     if to_retire:
         session.execute(
             update(Note).where(Note.id.in_(to_retire)).values(retired_at=now)
@@ -313,6 +336,24 @@ def import_deck(
 
     _sync_cards(session, deck.id, spec, now=now)
     return report
+
+
+def _anki_fields(card: CardSpec, key: str) -> dict[str, object]:
+    """The note's columns of stored Anki fields (see deckfile.render_anki)."""
+    try:
+        rendered = render_entry(
+            card.kind, card.front, card.back, card.cloze, card.extra
+        )
+    except Exception:
+        # Only a renderer bug gets here. The fields are a cache: the import goes on
+        # without them, and an export renders the entry again (and shows the error).
+        log.exception("card '%s': cannot render its fields for Anki", card.id)
+        return {"anki_key": None, "anki_fields": None, "anki_images": None}
+    return {
+        "anki_key": key,
+        "anki_fields": rendered.stored(),
+        "anki_images": list(rendered.images) or None,
+    }
 
 
 def _sync_cards(

@@ -5,7 +5,8 @@ the same Rust importer the desktop's import page runs, with Anki's default
 options unless it says otherwise (update notes and note types "if newer", no
 merging, no scheduling). Checked: every note and card in the right deck; fields,
 tags and math delimiters; media; an edited export updates notes in place (no
-duplicates, no note-type copies); an unchanged export changes nothing; and with
+duplicates, no note-type copies), and so do new deck-level tags; an unchanged
+export changes nothing; and with
 "Import any learning progress" the intervals, ease, due days and review log Anki
 reports match ours, and Anki's next interval for Good matches `srs.preview`.
 
@@ -317,6 +318,37 @@ def test_unchanged_reexport_changes_nothing(
     assert {g: n.mod for g, n in anki.notes().items()} == mods
     assert anki.col.card_count() == card_count
     assert anki.our_note_types() == ["Flashcards Basic", "Flashcards Cloze"]
+
+
+def test_changed_deck_tags_update_every_note_of_the_deck(
+    loaded: sessionmaker[Session], anki: Anki, decks: Path, tmp_path: Path
+) -> None:
+    """Deck-level tags are on every note: changing them must make each note newer,
+    or Anki keeps the old tags (it updates only newer notes, §1.2)."""
+    first_now = real_now() - dt.timedelta(hours=2)
+    anki.import_package(export(loaded, tmp_path / "v1.apkg", first_now))
+    before = {guid: note.id for guid, note in anki.notes().items()}
+
+    (decks / "la.yaml").write_text(
+        DECK.replace("tags: [math]", "tags: [maths, algebra]"), encoding="utf-8"
+    )
+    with loaded.begin() as session:
+        import_file(session, decks / "la.yaml", real_now() - dt.timedelta(hours=1))
+    log = anki.import_package(export(loaded, tmp_path / "v2.apkg", real_now()))
+
+    guid = identity.note_guid
+    ours = {guid("linear-algebra", key) for key in ("basis", "rank", "clt")}
+    assert {n.id.nid for n in log.updated} == {before[g] for g in ours}
+    assert len(log.duplicate) == 2 and not (log.new or log.conflicting)
+    notes = anki.notes()
+    assert {g: notes[g].id for g in before} == before
+    assert sorted(notes[guid("linear-algebra", "basis")].tags) == [
+        "algebra",
+        "definition",
+        "maths",
+    ]
+    assert sorted(notes[guid("linear-algebra", "rank")].tags) == ["algebra", "maths"]
+    assert notes[guid("other", "one")].tags == []
 
 
 def test_a_replaced_image_reaches_anki(

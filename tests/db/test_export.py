@@ -20,11 +20,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from flashcards.db.models import Card, CardProgress, Deck, Note, Review, User
+from flashcards.deckfile import render_anki
 from flashcards.deckfile.parse import parse_deck
+from flashcards.deckfile.render_anki import entry_key
 from flashcards.export import (
     EmptySelectionError,
     ExportError,
@@ -38,6 +40,7 @@ from flashcards.export import (
     write_yaml,
 )
 from flashcards.export import apkg as apkg_module
+from flashcards.export import fields as fields_module
 from flashcards.export import progress as anki_progress
 from flashcards.export.commands import export_command
 from flashcards.services import study
@@ -614,3 +617,224 @@ def test_cli_yaml_format_from_suffix(
     result = run_cli(loaded, "--deck", "other", "-o", str(out))
     assert result.exit_code == 0, result.output
     assert parse_deck(out.read_bytes(), source="o", default_id="o").cards[0].id == "one"
+
+
+# --- fields stored at import (deckfile.render_anki) ----------------------------------
+
+
+@pytest.fixture
+def renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Each note an export renders instead of using its stored fields, as deck/card."""
+    seen: list[str] = []
+    real = fields_module.FieldRenderer.fields
+
+    def counting(self: Any, note: Any) -> Any:
+        before = len(self.rendered)
+        result = real(self, note)
+        if len(self.rendered) > before:
+            seen.append(f"{note.deck_slug}/{note.key}")
+        return result
+
+    monkeypatch.setattr(fields_module.FieldRenderer, "fields", counting)
+    return seen
+
+
+def stored(sessions: sessionmaker[Session]) -> dict[str, tuple[Any, ...]]:
+    """key -> (anki_key, anki_fields, anki_images, content_updated_at) of every note."""
+    with sessions() as session:
+        return {
+            row[0]: tuple(row[1:])
+            for row in session.execute(
+                select(
+                    Note.key,
+                    Note.anki_key,
+                    Note.anki_fields,
+                    Note.anki_images,
+                    Note.content_updated_at,
+                )
+            )
+        }
+
+
+def forget_stored_fields(sessions: sessionmaker[Session]) -> None:
+    """Make every row look like one from before the fields were stored."""
+    with sessions.begin() as session:
+        session.execute(
+            update(Note).values(anki_key=None, anki_fields=None, anki_images=None)
+        )
+
+
+def fields_in_package(data: bytes, tmp_path: Path) -> dict[str, str]:
+    with opened(data, tmp_path) as (conn, _):
+        return {guid: row[3] for guid, row in note_rows(conn).items()}
+
+
+def test_import_stores_each_notes_anki_fields(loaded: sessionmaker[Session]) -> None:
+    with loaded() as session:
+        note = session.scalars(select(Note).where(Note.key == "basis")).one()
+        content = (note.kind, note.front, note.back, note.cloze, note.extra)
+    assert "**basis**" in (note.front or "")
+    basis = stored(loaded)["basis"]
+    assert basis[0] == entry_key(*content)
+    front, _back, extra = basis[1].split("\x1f")
+    assert "<strong>basis</strong>" in front and 'src="image-0"' in extra
+    assert basis[2] == ["img/basis.png"]
+    assert stored(loaded)["rank"][2] is None  # no images: NULL, not a JSON null
+
+
+def test_export_uses_the_stored_fields(
+    loaded: sessionmaker[Session],
+    renders: list[str],
+    now: dt.datetime,
+    tmp_path: Path,
+) -> None:
+    with_stored = fields_in_package(package(loaded, now), tmp_path)
+    assert renders == []
+    forget_stored_fields(loaded)
+    rendered_now = fields_in_package(package(loaded, now), tmp_path)
+    assert len(renders) == 4
+    assert with_stored == rendered_now
+    basis = with_stored[identity.note_guid("linear-algebra", "basis")]
+    name = identity.media_name("linear-algebra", "img/basis.png")
+    assert f'src="{name}"' in basis and "image-0" not in basis
+
+
+def test_text_changed_by_other_means_is_rendered_and_stored(
+    loaded: sessionmaker[Session],
+    renders: list[str],
+    now: dt.datetime,
+    tmp_path: Path,
+) -> None:
+    with loaded.begin() as session:
+        session.execute(
+            update(Note).where(Note.key == "rank").values(back="**changed** text")
+        )
+    with loaded.begin() as session:
+        data = build_package(
+            session, deck_ids=None, user_id=None, with_progress=False, now=now
+        )
+    assert renders == ["linear-algebra/rank"]
+    rank = fields_in_package(data, tmp_path)[
+        identity.note_guid("linear-algebra", "rank")
+    ]
+    assert "<strong>changed</strong> text" in rank
+    anki_key, anki_fields, _, _ = stored(loaded)["rank"]
+    assert anki_key == entry_key(
+        "basic", "Rank of $A$ if $a < b$?", "**changed** text", None, None
+    )
+    assert "<strong>changed</strong>" in anki_fields
+    package(loaded, now)
+    assert renders == ["linear-algebra/rank"]  # stored by the first export
+
+
+def test_an_edited_file_stores_new_fields_at_import(
+    loaded: sessionmaker[Session],
+    renders: list[str],
+    decks_dir: Path,
+    now: dt.datetime,
+    tmp_path: Path,
+) -> None:
+    before = stored(loaded)
+    write(
+        decks_dir / "la.yaml", DECK.replace("dim of the image", "the _rank_ of the map")
+    )
+    with loaded.begin() as session:
+        import_file(session, decks_dir / "la.yaml", now + dt.timedelta(days=1))
+    after = stored(loaded)
+    assert after["rank"][0] != before["rank"][0]
+    assert "<em>rank</em> of the map" in after["rank"][1]
+    assert {k: v[:3] for k, v in after.items() if k != "rank"} == {
+        k: v[:3] for k, v in before.items() if k != "rank"
+    }
+    data = package(loaded, now + dt.timedelta(days=2))
+    assert renders == []
+    rank = fields_in_package(data, tmp_path)[
+        identity.note_guid("linear-algebra", "rank")
+    ]
+    assert "<em>rank</em> of the map" in rank
+
+
+def test_a_new_renderer_version_renders_every_note_again(
+    loaded: sessionmaker[Session],
+    renders: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    now: dt.datetime,
+    tmp_path: Path,
+) -> None:
+    old_keys = {key: row[0] for key, row in stored(loaded).items()}
+    monkeypatch.setattr(render_anki, "RENDER_VERSION", render_anki.RENDER_VERSION + 1)
+    with loaded.begin() as session:
+        build_package(
+            session, deck_ids=None, user_id=None, with_progress=False, now=now
+        )
+    assert len(renders) == 4
+    new_keys = {key: row[0] for key, row in stored(loaded).items()}
+    assert all(new_keys[key] != old_keys[key] for key in old_keys)
+    package(loaded, now)
+    assert len(renders) == 4  # the new ones were stored
+
+
+def test_rows_from_before_stored_fields_are_filled_by_a_committed_export(
+    loaded: sessionmaker[Session],
+    renders: list[str],
+    now: dt.datetime,
+    tmp_path: Path,
+) -> None:
+    forget_stored_fields(loaded)
+    package(loaded, now)  # a read-only caller: the session is never committed
+    assert all(row[0] is None for row in stored(loaded).values())
+    result = run_cli(loaded, "-o", str(tmp_path / "all.apkg"))
+    assert result.exit_code == 0, result.output
+    assert len(renders) == 8
+    rows = stored(loaded)
+    assert all(row[0] is not None and row[1] for row in rows.values())
+    assert rows["basis"][2] == ["img/basis.png"]
+    package(loaded, now)
+    assert len(renders) == 8
+
+
+def test_a_replaced_image_makes_its_note_newer_with_stored_fields(
+    loaded: sessionmaker[Session],
+    renders: list[str],
+    decks_dir: Path,
+    now: dt.datetime,
+    tmp_path: Path,
+) -> None:
+    replaced = now + dt.timedelta(days=1)
+    image = decks_dir / "img" / "basis.png"
+    image.write_bytes(b"\x89PNG basis v2")
+    os.utime(image, (replaced.timestamp(), replaced.timestamp()))
+    with opened(package(loaded, now + dt.timedelta(days=2)), tmp_path) as (
+        conn,
+        archive,
+    ):
+        mods = {g: r[1] for g, r in note_rows(conn).items()}
+        assert archive.read("0") == b"\x89PNG basis v2"
+    assert renders == []
+    assert mods[identity.note_guid("linear-algebra", "basis")] == int(
+        replaced.timestamp()
+    )
+
+
+# --- deck-level tags ----------------------------------------------------------------
+
+
+def test_changed_deck_tags_make_every_note_of_the_deck_newer(
+    loaded: sessionmaker[Session], decks_dir: Path, now: dt.datetime, tmp_path: Path
+) -> None:
+    later = now + dt.timedelta(days=1)
+    write(
+        decks_dir / "la.yaml",
+        DECK.replace("tags: [math, linear-algebra]", "tags: [maths]"),
+    )
+    with loaded.begin() as session:
+        deck = import_file(session, decks_dir / "la.yaml", later)
+    assert deck.tags == ["maths"]
+    with opened(package(loaded, later + dt.timedelta(hours=1)), tmp_path) as (conn, _):
+        rows = note_rows(conn)
+    guid = identity.note_guid
+    for key in ("basis", "rank", "clt"):
+        _mid, mod, tags, _ = rows[guid("linear-algebra", key)]
+        assert mod == int(later.timestamp())
+        assert "maths" in tags.split() and "math" not in tags.split()
+    assert rows[guid("other", "one")][1] == int(now.timestamp())

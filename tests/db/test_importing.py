@@ -7,10 +7,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from flashcards.db.models import Card, CardProgress, Deck, Note, Review
+from flashcards.deckfile.render_anki import AnkiFields
+from flashcards.services import importing
 from flashcards.services.importing import import_paths
 from flashcards.services.users import ensure_local_user
 
@@ -246,3 +248,113 @@ def test_one_bad_file_does_not_stop_the_others(sessions, tmp_path, now):  # type
     report = run_import(sessions, tmp_path, now=now)
     assert [d.deck for d in report.decks] == ["test-deck"]
     assert report.failures[0].path.endswith("b.yaml")
+
+
+def anki_columns(session: Session) -> dict[str, tuple[object, ...]]:
+    return {
+        key: (anki_key, anki_fields)
+        for key, anki_key, anki_fields in session.execute(
+            select(Note.key, Note.anki_key, Note.anki_fields)
+        )
+    }
+
+
+def test_anki_fields_are_rendered_for_new_and_changed_notes_only(
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+    now: dt.datetime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rendered: list[str | None] = []
+    real = importing.render_entry
+
+    def counting(*content: str | None) -> AnkiFields:
+        rendered.append(content[1] or content[3])
+        return real(*content)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(importing, "render_entry", counting)
+    path = write(tmp_path / "d.yaml", DECK)
+    run_import(sessions, path, now=now)
+    assert len(rendered) == 3
+    with sessions() as session:
+        before = anki_columns(session)
+    assert all(key and fields for key, fields in before.values())
+    write(path, DECK.replace("The first number.", "The *first* number."))
+    run_import(sessions, path, now=now + dt.timedelta(days=1))
+    assert rendered[3:] == ["What is one?"]
+    with sessions() as session:
+        after = anki_columns(session)
+    assert after["one"] != before["one"] and "<em>first</em>" in str(after["one"][1])
+    assert {k: v for k, v in after.items() if k != "one"} == {
+        k: v for k, v in before.items() if k != "one"
+    }
+
+
+def test_stale_anki_fields_are_rendered_again_on_the_next_import(
+    sessions: sessionmaker[Session], tmp_path: Path, now: dt.datetime
+) -> None:
+    path = write(tmp_path / "d.yaml", DECK)
+    run_import(sessions, path, now=now)
+    with sessions.begin() as session:
+        expected = anki_columns(session)
+        session.execute(update(Note).values(anki_key=None, anki_fields=None))
+    write(path, DECK.replace("tags: [t]", "tags: [t]  # touched"))
+    run_import(sessions, path, now=now + dt.timedelta(days=1))
+    with sessions() as session:
+        assert anki_columns(session) == expected
+
+
+def test_changed_deck_tags_make_every_note_newer(
+    sessions: sessionmaker[Session], tmp_path: Path, now: dt.datetime
+) -> None:
+    """Deck tags reach Anki on each note; Anki updates a note only if it is newer."""
+    path = write(tmp_path / "d.yaml", DECK)
+    run_import(sessions, path, now=now)
+    without_two = DECK.replace(
+        "  - id: two\n    front: What is two?\n    back: One more than one.\n"
+        "    reverse: true\n",
+        "",
+    )
+    write(path, without_two)
+    run_import(sessions, path, now=now + dt.timedelta(days=1))  # "two" retired
+    write(path, without_two + "  # a comment: the file changes, its content not\n")
+    run_import(sessions, path, now=now + dt.timedelta(days=2))
+    assert updated_at(sessions) == {
+        "one": now,
+        "two": now,
+        "three": now,
+    }
+    later = now + dt.timedelta(days=3)
+    write(path, without_two.replace("tags: [t]", "tags: [t, new-tag]"))
+    report = run_import(sessions, path, now=later)
+    assert report.decks[0].unchanged == 2
+    # The retired note too: if it comes back, Anki must take the deck's tags.
+    assert updated_at(sessions) == {"one": later, "two": later, "three": later}
+
+
+def updated_at(sessions: sessionmaker[Session]) -> dict[str, dt.datetime]:
+    with sessions() as session:
+        rows = session.execute(select(Note.key, Note.content_updated_at))
+        return {key: at for key, at in rows}
+
+
+def test_a_renderer_failure_does_not_stop_the_import(
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+    now: dt.datetime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = importing.render_entry
+
+    def failing(*content: str | None) -> AnkiFields:
+        if content[1] == "What is two?":
+            raise RecursionError("a renderer bug")
+        return real(*content)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(importing, "render_entry", failing)
+    report = run_import(sessions, write(tmp_path / "d.yaml", DECK), now=now)
+    assert report.ok and report.decks[0].added == 3
+    with sessions() as session:
+        stored = anki_columns(session)
+    assert stored["two"] == (None, None)
+    assert all(stored[key][0] for key in ("one", "three"))

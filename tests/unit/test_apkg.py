@@ -203,6 +203,15 @@ def test_frozen_constants_never_change() -> None:
     assert int(NOW.timestamp()) + 365 * 86400 >= notetypes.STYLE_MOD
 
 
+def test_note_guids_are_genankis() -> None:
+    """identity.note_guid computes genanki.guid_for itself (faster): same values."""
+    ids = [("linear-algebra", "basis"), ("", ""), ("é-deck", "ключ"), ("a__b", "c")]
+    ids += [(f"deck{i % 7}", f"card-{i * 7919}") for i in range(500)]
+    for deck, key in ids:
+        expected = genanki.guid_for(identity.NAMESPACE, deck, key)
+        assert identity.note_guid(deck, key) == expected, (deck, key)
+
+
 def test_only_used_note_types_are_written() -> None:
     with package([basic("a")]) as (conn, _, _s):
         assert set(col_json(conn, "models")) == {str(notetypes.BASIC_ID)}
@@ -255,9 +264,7 @@ def test_reverse_field_and_cards() -> None:
 
 def test_stale_reverse_card_is_left_out_when_reverse_is_off() -> None:
     note = basic("r", reverse=True)
-    stale = NoteRow(
-        **{**{f: getattr(note, f) for f in note.__slots__}, "reverse": False}
-    )
+    stale = note._replace(reverse=False)
     with package([stale]) as (conn, _, _s):
         assert [c[0] for c in cards_of(conn, "d", "r")] == [0]
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+from unittest import mock
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from flashcards.deckfile import render as render_module
 from flashcards.deckfile.latex import convert_formula
 from flashcards.deckfile.render import (
     RenderedCard,
@@ -587,3 +591,99 @@ def test_anki_cloze_protects_braces_next_to_markers() -> None:
 
 def test_anki_html_does_not_touch_cloze_markers() -> None:
     assert to_anki_html("{{c1::x}}") == "<p>{{c1::x}}</p>\n"
+
+
+# --- the fast paths (one paragraph; simple inline content) -------------------------
+
+# Pieces that start or end blocks, open inline syntax, or are whitespace of odd kinds:
+# texts made of them reach every branch of `_single_paragraph`.
+_PIECES = [
+    "a", "Bé", "7", "12", " ", "  ", "\t", "\n", "\n\n", "\r\n", "\x00", "\u00a0",
+    "*", "**", "_", "-", "+", "=", "#", ">", "<", "&", "&amp;", "|", ":", ".", ")",
+    "(", "!", "[", "]", "`", "```", "~", "~~~", "$", "$$", "\\", "\\[", "\\(", "{",
+    "}", "{{c1::", "}}", "::", "'", '"', "1. ", "- ", "* ", "***", "---", "===",
+    "    ", "| a |", "|---|", "[x]: /u", "![i](p.png)", "<http://x.org>",
+]  # fmt: skip
+# Pieces of what `_simple_inline_html` renders itself, and of what it must refuse.
+_INLINE_PIECES = [
+    "a", "b", " ", ".", ",", "!", "?", "'", "é", "…", "\u00a0", "\n", "*", "**",
+    "**a**", "$", "$x$", "$$z$$", "\\(y\\)", "\\[w\\]", "$\\frac{1}{x^{2}}$", "x$",
+    "\\", "\\*", "`", "_", "{", "}", ":", "::", "{{c1::", "{{c02::", "}}", "{{c1::a::b}}",
+    "{{c2::**x**}}", "\x00",
+]  # fmt: skip
+
+
+def _all_renderings(text: str) -> list[str]:
+    return [
+        render_markdown(text),
+        render_card(cloze(text), "c1").question_html if "{{c1::" in text else "",
+        to_anki_html(text),
+        to_anki_cloze(text),
+    ]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), min_size=1, max_size=12).map("".join))
+def test_one_paragraph_fast_path_renders_as_the_block_parser_does(text: str) -> None:
+    fast = _all_renderings(text)
+    with mock.patch.object(render_module, "_single_paragraph", return_value=None):
+        assert _all_renderings(text) == fast
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.tuples(
+        st.sampled_from(["a", "The ", "**", "$", "{{c1::"]),
+        st.lists(st.sampled_from(_INLINE_PIECES), max_size=16).map("".join),
+    ).map("".join)
+)
+def test_simple_inline_content_renders_as_markdown_it_does(text: str) -> None:
+    fast = _all_renderings(text)
+    with mock.patch.object(render_module, "_single_paragraph", return_value=None):
+        assert _all_renderings(text) == fast
+
+
+@pytest.mark.parametrize(
+    ("text", "fast"),
+    [
+        ("What is a vector space?", True),
+        ("**Bold** start and $x$ math\nsecond line with `code`", True),
+        ("Trailing blank lines\n\n  \n", True),
+        ("1986 was a year", True),
+        ("1. a list", False),
+        ("* a list", False),
+        ("Heading\n===", False),
+        ("para\n\npara", False),
+        ("    code", False),
+        ("text\n$$\nx\n$$", False),
+        ("[ref]: /url", False),
+    ],
+)
+def test_which_texts_take_the_fast_path(text: str, fast: bool) -> None:
+    assert (render_module._single_paragraph(text) is not None) == fast
+
+
+@pytest.mark.parametrize(
+    ("content", "html"),
+    [
+        ("**Basis:** $x_1$ & more", None),  # `&` may start an entity
+        ("**Basis:** $x_1 < y$ and", "<strong>Basis:</strong> \\(x_1 &lt; y\\) and"),
+        ("a **b** c\nd $5 and $6", "a <strong>b</strong> c\nd $5 and $6"),
+        ("{{c1::**mean**::a $\\mu$}}", "{{c1::<strong>mean</strong>::a \\(\\mu\\)}}"),
+        ("a*b*", None),
+        ("**a **b**", None),
+        ("line  \nbreak", None),
+        ("\\*not emphasis\\*", None),
+    ],
+)
+def test_simple_inline_content(content: str, html: str | None) -> None:
+    anki = render_module._Context(anki=True)
+    assert render_module._simple_inline_html(content, anki) == html
+
+
+def test_simple_inline_content_keeps_cloze_markers() -> None:
+    keep = render_module._Context(anki=True, cloze="keep")
+    html = render_module._simple_inline_html("{{c01::**mean**::a $\\mu$}} x", keep)
+    assert html == "\ue0001\ue001<strong>mean</strong>\ue002a \\(\\mu\\)\ue003 x"
+    question = render_module._Context(cloze="question", active=1)
+    assert render_module._simple_inline_html("{{c1::mean}}", question) is None
