@@ -324,20 +324,52 @@ def run(port: int, database: Path, args: argparse.Namespace) -> list[tuple[str, 
             " WHERE c.retired_at IS NULL ORDER BY c.id LIMIT 51").fetchall()
 
     def raw_due() -> None:
+        # Our query shape: cards with a due date straight from
+        # ix_card_progress_user_due_at (no sort); cards without one follow by id.
+        raw.execute("SELECT count(*) FROM cards WHERE retired_at IS NULL").fetchone()
+        raw.execute(
+            "SELECT c.id, n.front, d.name, p.queue, p.due_at FROM card_progress p"
+            " JOIN cards c ON c.id = p.card_id JOIN notes n ON n.id = c.note_id"
+            " JOIN decks d ON d.id = c.deck_id"
+            " WHERE p.user_id = 1 AND p.due_at IS NOT NULL AND c.retired_at IS NULL"
+            " ORDER BY p.due_at, p.card_id LIMIT 51").fetchall()
+
+    words = ("number", "4242")
+    fields = ("front", "back", "cloze", "extra", "key")
+    each_word = " AND ".join(
+        "(" + " OR ".join(f'n."{f}" LIKE ?' for f in fields) + ")" for _ in words
+    )
+    likes = [f"%{word}%" for word in words for _ in fields]
+    match = " ".join(f'"{w[i:i + 3]}"' for w in words for i in range(len(w) - 2))
+
+    def raw_search() -> None:
+        # Our query shape: the notes the trigram index finds (they have all the
+        # words' trigrams), then the capped count (streamed from the index) and the
+        # page from those notes, LIKE checking each word.
+        notes = [row[0] for row in raw.execute(
+            "SELECT rowid FROM notes_search WHERE notes_search MATCH ? LIMIT 1001",
+            (match,))]
+        among = f"c.note_id IN ({', '.join('?' * len(notes))})"
+        raw.execute(
+            "SELECT count(*) FROM (SELECT c.id FROM notes_search s"
+            " JOIN notes n ON n.id = s.rowid JOIN cards c ON c.note_id = n.id"
+            f" WHERE notes_search MATCH ? AND c.retired_at IS NULL AND {each_word}"
+            f" AND {among} LIMIT 10001)", (match, *likes, *notes)).fetchone()
         raw.execute(
             "SELECT c.id, n.front, d.name, p.queue, p.due_at FROM cards c"
             " JOIN notes n ON n.id = c.note_id JOIN decks d ON d.id = c.deck_id"
             " LEFT JOIN card_progress p ON p.card_id = c.id AND p.user_id = 1"
-            " WHERE c.retired_at IS NULL ORDER BY p.due_at IS NULL, p.due_at, c.id"
-            " LIMIT 51").fetchall()
+            f" WHERE c.retired_at IS NULL AND {each_word} AND {among}"
+            " ORDER BY c.id LIMIT 51", (*likes, *notes)).fetchall()
 
     browse_floor = _ms(raw_floor(raw_browse, 20))
     rows.append(("browse, first page", _ms(first), "≤ 50 ms", browse_floor))
     if deep is not None:
         rows.append(("browse, next page (cursor)", _ms(deep), "≤ 50 ms", browse_floor))
     rows.append(("browse, sorted by due", _ms(by_due), "≤ 50 ms",
-                 _ms(raw_floor(raw_due, 5))))
-    rows.append(("browse, text search", _ms(search), "≤ 50 ms", "—"))
+                 _ms(raw_floor(raw_due, 20))))
+    rows.append(("browse, text search", _ms(search), "≤ 50 ms",
+                 _ms(raw_floor(raw_search, 20))))
     rows.append(("browse, deck + state filter", _ms(deck_filter), "≤ 50 ms", "—"))
     raw.close()
     return rows

@@ -6,10 +6,18 @@ from alembic import context
 from sqlalchemy import Engine, engine_from_config, pool
 
 from flashcards.db.engine import make_engine
-from flashcards.db.models import Base
+from flashcards.db.models import NOTE_SEARCH, Base
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Leave the hand-written text-search objects (migration 0003) to migrations:
+    the SQLite FTS5 table with its shadow tables, and the PostgreSQL GIN index."""
+    return not (name or "").startswith(NOTE_SEARCH)
 
 
 def run_migrations_online() -> None:
@@ -29,6 +37,7 @@ def run_migrations_online() -> None:
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
+            include_object=include_object,
             # SQLite cannot ALTER most things; batch mode rebuilds tables (no-op on PG).
             render_as_batch=True,
         )
@@ -39,6 +48,7 @@ if context.is_offline_mode():
     context.configure(
         url=config.get_main_option("sqlalchemy.url"),
         target_metadata=target_metadata,
+        include_object=include_object,
         literal_binds=True,
         render_as_batch=True,
     )

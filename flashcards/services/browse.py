@@ -3,7 +3,9 @@
 database -> browse: search cards by text, deck, tag, state, due date and lapses,
 sorted, one page at a time. Pages use keyset pagination (a cursor holding the last
 row's sort keys), so page 2,000 costs what page 1 costs, even at 100k cards.
-Nothing here writes; the caller owns the session.
+Text search goes through the trigram index of migration 0003 (an FTS5 table on
+SQLite, pg_trgm on PostgreSQL); sorting by due date or last review reads pages in
+the order of card_progress indexes. Nothing here writes; the caller owns the session.
 """
 
 from __future__ import annotations
@@ -13,25 +15,36 @@ import binascii
 import datetime as dt
 import json
 import re
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Engine,
+    Integer,
+    Row,
+    Select,
     Text,
     and_,
     case,
     cast,
+    column,
+    exists,
     false,
     func,
+    inspect,
     literal,
     or_,
     select,
+    table,
+    tuple_,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from flashcards.db.models import (
+    NOTE_SEARCH,
     Card,
     CardProgress,
     Deck,
@@ -49,6 +62,9 @@ from flashcards.services.presets import user_clock
 
 PAGE_SIZE = 50
 COUNT_LIMIT = 10_000
+# A text search the trigram index narrows to at most this many notes starts from
+# them (see _text_search).
+FEW_NOTES = 1_000
 # Sort name -> label, in the order the browser offers them.
 SORTS = {
     "added": "Order added",
@@ -81,6 +97,17 @@ DUE_FILTERS = {
     "later": "Due after 30 days",
 }
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+# Sorts on a progress column that many cards have no value in (no progress row yet,
+# never reviewed). Cards with a value come first, read in the order of the
+# (user_id, column, card_id) index; the others follow by card id. See _split_rows.
+_SPLIT_SORTS = {"due": "due_at", "reviewed": "last_reviewed_at"}
+# The SQLite trigram index of migration 0003, as far as queries here use it: the
+# column named like the table is FTS5's handle for MATCH.
+_NOTE_SEARCH = table(NOTE_SEARCH, column("rowid", Integer), column(NOTE_SEARCH, Text))
+# Trigram indexes can look up words of at least this many characters.
+_TRIGRAM = 3
+# Note fields the text search looks in.
+_SEARCHED = (Note.front, Note.back, Note.cloze, Note.extra, Note.key)
 # {{c1::answer}} or {{c1::answer::hint}} -> answer, for one-line previews.
 _CLOZE_MARKER = re.compile(r"\{\{c\d+::(.*?)(?:::[^}]*)?\}\}", re.DOTALL)
 
@@ -250,8 +277,9 @@ def _beyond(
 
 def _filters(
     session: Session, query: BrowseQuery, *, user: User, today: int, now: dt.datetime
-) -> tuple[list[ColumnElement[bool]], bool, bool]:
-    """Where-clauses, and whether they need the note and progress joins."""
+) -> tuple[list[ColumnElement[bool]], bool, bool, str | None]:
+    """Where-clauses, whether they need the note and progress joins, and the query
+    for the SQLite trigram index, which the count reads matching notes from."""
     p = CardProgress
     where: list[ColumnElement[bool]] = []
     needs_note = False
@@ -271,25 +299,12 @@ def _filters(
         where.append(Card.retired_at.is_not(None))
     else:
         where.append(Card.retired_at.is_(None))
-    text = query.text.strip()
-    if text:
+    words = query.text.split()
+    indexed = None
+    if words:
         needs_note = True
-        # SQLite's LIKE already ignores ASCII case, and lower() on every row would
-        # double the scan; PostgreSQL needs ILIKE.
-        insensitive = session.get_bind().dialect.name != "sqlite"
-        for word in text.split():
-            where.append(
-                or_(
-                    *(
-                        column.icontains(word, autoescape=True)
-                        if insensitive
-                        else column.contains(word, autoescape=True)
-                        for column in (
-                            Note.front, Note.back, Note.cloze, Note.extra, Note.key
-                        )
-                    )
-                )
-            )
+        text_clauses, indexed = _text_search(session, words)
+        where += text_clauses
     tag = query.tag.strip()
     if tag:
         needs_note = True
@@ -369,7 +384,104 @@ def _filters(
         if query.min_lapses > 0:
             needs_progress = True
             where.append(p.lapses >= query.min_lapses)
-    return where, needs_note, needs_progress
+    return where, needs_note, needs_progress, indexed
+
+
+def _text_search(
+    session: Session, words: list[str]
+) -> tuple[list[ColumnElement[bool]], str | None]:
+    """Where-clauses for cards whose note has every word in one of its fields
+    (ignoring case; wildcards are literal), and the query for the SQLite trigram
+    index when there is one (see _index_search).
+
+    When the trigram index says at most FEW_NOTES notes can match, the search
+    starts from those notes, and the planner knows how few they are (PostgreSQL
+    misjudges ILIKE and would read cards in page order, hoping to meet matches
+    early). When more can match, reading cards in page order does meet enough
+    of them early, where reading them all first from the index would cost more.
+    """
+    clauses = _text_clauses(session, words)
+    if session.get_bind().dialect.name == "sqlite":
+        indexed = _index_search(session, words)
+        if indexed is None:
+            return clauses, None
+        # The index's candidates: the LIKE clauses still decide.
+        found = select(_NOTE_SEARCH.c.rowid).where(
+            _NOTE_SEARCH.c[NOTE_SEARCH].op("MATCH")(indexed)
+        )
+        keep = clauses
+    else:
+        # The GIN trigram index serves ILIKE; these notes are the matches.
+        indexed = None
+        found = select(Note.id).where(*clauses)
+        keep = []
+    candidates = list(session.scalars(found.limit(FEW_NOTES + 1)))
+    if len(candidates) > FEW_NOTES:
+        return clauses, indexed
+    return [*keep, Card.note_id.in_(candidates)], indexed
+
+
+def _text_clauses(session: Session, words: list[str]) -> list[ColumnElement[bool]]:
+    """Each word in one of the note's fields, ignoring case; wildcards are literal."""
+    # SQLite's LIKE already ignores ASCII case, and lower() on every row would
+    # double the scan; PostgreSQL needs ILIKE (which its trigram index serves).
+    insensitive = session.get_bind().dialect.name != "sqlite"
+    return [
+        or_(
+            *(
+                field.icontains(word, autoescape=True)
+                if insensitive
+                else field.contains(word, autoescape=True)
+                for field in _SEARCHED
+            )
+        )
+        for word in words
+    ]
+
+
+def _index_search(session: Session, words: list[str]) -> str | None:
+    """The FTS5 query for the SQLite trigram index, or None where there is none.
+
+    The index keeps which trigrams (3-character pieces, case folded) each note
+    has, not where (detail=none, for size). So it finds the notes that have every
+    trigram of every word of 3+ characters: a superset of what the LIKE clauses
+    find (they need the trigrams in a row, in one field; LIKE folds ASCII letters
+    only; shorter words are not looked up).
+    """
+    if not _has_search_index(session):
+        return None
+    trigrams = dict.fromkeys(
+        word[i : i + _TRIGRAM]
+        for word in words
+        for i in range(len(word) - _TRIGRAM + 1)
+    )
+    if not trigrams:
+        return None
+    # FTS5 strings, all required; "" escapes a quote.
+    return " ".join('"' + trigram.replace('"', '""') + '"' for trigram in trigrams)
+
+
+def _through_index(query: Select[*tuple[Any, ...]], search: str) -> Select[*tuple[Any, ...]]:
+    """`query` (which joins Note) limited to the notes the trigram index finds."""
+    return query.join(_NOTE_SEARCH, _NOTE_SEARCH.c.rowid == Note.id).where(
+        _NOTE_SEARCH.c[NOTE_SEARCH].op("MATCH")(search)
+    )
+
+
+def _has_search_index(session: Session) -> bool:
+    """Does this SQLite database have the trigram index? Asked once per engine.
+
+    Migration 0003 creates it where SQLite has FTS5 with trigrams (3.34 and newer);
+    without it text search scans, as before.
+    """
+    connection = session.connection()
+    engine = connection.engine
+    if engine not in _SEARCH_INDEX:
+        _SEARCH_INDEX[engine] = inspect(connection).has_table(NOTE_SEARCH)
+    return _SEARCH_INDEX[engine]
+
+
+_SEARCH_INDEX: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
 
 
 def browse_cards(
@@ -381,7 +493,7 @@ def browse_cards(
     """
     today = user_clock(user).day_number(now)
     keys = _sort_keys(query.sort)
-    where, needs_note, needs_progress = _filters(
+    where, needs_note, needs_progress, indexed = _filters(
         session, query, user=user, today=today, now=now
     )
     p = CardProgress
@@ -392,6 +504,10 @@ def browse_cards(
         count_query = count_query.join(Note, Note.id == Card.note_id)
     if needs_progress:
         count_query = count_query.outerjoin(p, progress_join)
+    if indexed is not None:
+        # The index feeds matching notes in turn, so the count stops at the limit
+        # without looking at the others.
+        count_query = _through_index(count_query, indexed)
     # Counting stops at COUNT_LIMIT: an exact count of a broad search would cost a
     # full scan on every page.
     total = session.scalar(
@@ -403,6 +519,12 @@ def browse_cards(
         )
     ) or 0
 
+    forward = query.before is None
+    cursor = query.after if forward else query.before
+    values = _decode_cursor(cursor, len(keys)) if cursor else None
+    # Towards the end of the sort order: the next page of an ascending sort, or
+    # the previous page of a descending one.
+    ascending = forward != query.descending
     rows_query = (
         select(
             Card.id,
@@ -431,20 +553,27 @@ def browse_cards(
         .select_from(Card)
         .join(Note, Note.id == Card.note_id)
         .join(Deck, Deck.id == Card.deck_id)
-        .outerjoin(p, progress_join)
         .where(*where)
     )
-    forward = query.before is None
-    cursor = query.after if forward else query.before
-    if cursor:
-        values = _decode_cursor(cursor, len(keys))
-        moving_up = forward != query.descending
-        rows_query = rows_query.where(_beyond(keys, values, forward=moving_up))
-    ascending = forward != query.descending
-    rows_query = rows_query.order_by(
-        *(key.asc() if ascending else key.desc() for key in keys)
-    ).limit(query.page_size + 1)
-    fetched = list(session.execute(rows_query))
+    split = _SPLIT_SORTS.get(query.sort)
+    if split is not None:
+        fetched = _split_rows(
+            session,
+            rows_query,
+            split,
+            values,
+            user_id=user.id,
+            ascending=ascending,
+            limit=query.page_size + 1,
+        )
+    else:
+        rows_query = rows_query.outerjoin(p, progress_join)
+        if values is not None:
+            rows_query = rows_query.where(_beyond(keys, values, forward=ascending))
+        rows_query = rows_query.order_by(
+            *(key.asc() if ascending else key.desc() for key in keys)
+        ).limit(query.page_size + 1)
+        fetched = list(session.execute(rows_query))
     more = len(fetched) > query.page_size
     fetched = fetched[: query.page_size]
     if not forward:
@@ -466,6 +595,71 @@ def browse_cards(
         next_cursor=next_cursor,
         previous_cursor=previous_cursor,
     )
+
+
+def _split_rows(
+    session: Session,
+    rows_query: Select[*tuple[Any, ...]],
+    field: str,
+    cursor: list[Any] | None,
+    *,
+    user_id: int,
+    ascending: bool,
+    limit: int,
+) -> list[Row[*tuple[Any, ...]]]:
+    """Up to `limit` rows of a due-date or last-review sort, from index reads.
+
+    One ORDER BY over the progress outer join would sort every card for each page.
+    The sort order is two runs instead: cards with a value, by (value, card id),
+    read straight from the (user_id, value, card_id) index through an inner join;
+    then cards without one (no progress row, or no value), by card id. A page
+    starts in the cursor's run and carries on into the next when that one ends.
+    The key columns stay those of _sort_keys ([no value?, value or epoch, card id]),
+    so the cursor's first key says which run it is in.
+    """
+    p = CardProgress
+    value = getattr(p, field)
+    joined = and_(p.card_id == Card.id, p.user_id == user_id)
+    # NOT EXISTS rather than "value IS NULL" over the outer join: PostgreSQL
+    # estimates that as almost no rows and then picks a plan that reads them all.
+    dated = aliased(CardProgress)
+    has_value = exists().where(
+        dated.card_id == Card.id,
+        dated.user_id == user_id,
+        getattr(dated, field).is_not(None),
+    )
+    # (no value?, its rows, their order), in ascending order.
+    runs: list[tuple[int, Select[*tuple[Any, ...]], tuple[Any, ...]]] = [
+        (0, rows_query.join(p, joined).where(value.is_not(None)), (value, p.card_id)),
+        (1, rows_query.outerjoin(p, joined).where(~has_value), (Card.id,)),
+    ]
+    if not ascending:
+        runs.reverse()
+    start: tuple[Any, ...] | None = None  # the cursor's place in its run
+    if cursor is not None:
+        missing, at, card_id = cursor
+        if (
+            missing not in (0, 1)
+            or type(card_id) is not int
+            or (missing == 0 and not (isinstance(at, dt.datetime) and at.tzinfo))
+        ):
+            raise BrowseError(
+                "That page link is no longer valid; start from the first page."
+            )
+        start = (at, card_id) if missing == 0 else (card_id,)
+        runs = runs[[run[0] for run in runs].index(missing) :]
+    fetched: list[Row[*tuple[Any, ...]]] = []
+    for number, (_, part, order) in enumerate(runs):
+        if number == 0 and start is not None:
+            position = tuple_(*order)
+            part = part.where(position > start if ascending else position < start)
+        part = part.order_by(
+            *(key.asc() if ascending else key.desc() for key in order)
+        ).limit(limit - len(fetched))
+        fetched += session.execute(part)
+        if len(fetched) >= limit:
+            break
+    return fetched
 
 
 def _row(r: Any, today: int) -> BrowseRow:

@@ -2,10 +2,13 @@
 
 A card's page shows its content, current state, whole review log and where it comes
 from (file and line), with suspend / unsuspend, bury / unbury, reset progress and
-set due date.
+set due date. Pages name a deck file relative to the decks folder (`deck_source`),
+never by its path on the server.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from flask import (
     Blueprint,
@@ -86,6 +89,22 @@ def _query_from_args() -> BrowseQuery:
         before=args.get("before") or None,
         page_size=current_app.config.get("BROWSE_PAGE_SIZE", PAGE_SIZE),
     )
+
+
+@bp.app_template_global()
+def deck_source(deck: Deck) -> str | None:
+    """A deck's file as users see it, or None for an uploaded deck (no file).
+
+    The path relative to the decks folder: where the server keeps its files is
+    not the users' business. A file imported from elsewhere shows its name only.
+    """
+    if not deck.source_path:
+        return None
+    path = Path(deck.source_path)
+    try:
+        return path.relative_to(app_state().settings.decks_dir.resolve()).as_posix()
+    except ValueError:
+        return path.name
 
 
 @bp.get("/browse")

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import io
 import re
+from pathlib import Path
 
 from flask import Flask
 
-from tests.web.conftest import Browser, Clock, deck_id, field, review_count, text_of
+from flashcards.services.importing import import_paths
+from flashcards.web.app import app_state
+from tests.web.conftest import (
+    SUB_YAML,
+    Browser,
+    Clock,
+    deck_id,
+    field,
+    review_count,
+    text_of,
+)
 
 
 def card_links(html: str) -> list[int]:
@@ -125,9 +137,65 @@ def test_card_page_shows_content_state_history_and_source(
     assert "Paris" in text
     assert "The city of light." in text
     assert "learning" in text
-    assert f"{decks_dir}/basics.yaml:7" in text
+    assert "File basics.yaml:7" in text  # relative to the decks folder
+    assert str(decks_dir) not in page.get_data(as_text=True)
     assert "Good" in text  # the review log
     assert "Unsuspend" not in text
+
+
+def test_pages_name_deck_files_without_server_paths(
+    app: Flask, browser: Browser, decks_dir: Path, tmp_path: Path, clock: Clock
+) -> None:
+    (decks_dir / "lang").mkdir()
+    (decks_dir / "lang" / "spanish.yaml").write_text(
+        "deck: Spanish\nid: es\ncards:\n  - id: hola\n    front: hola\n    back: hello\n"
+    )
+    elsewhere = tmp_path / "elsewhere" / "french.yaml"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text(
+        "deck: French\nid: fr\ncards:\n  - id: oui\n    front: oui\n    back: oui\n"
+    )
+    with app.app_context(), app_state().sessions.begin() as session:
+        assert import_paths(session, [decks_dir, elsewhere], now=clock()).ok
+    mine = b"deck: Mine\ncards:\n  - id: m\n    front: mine\n    back: x\n"
+    upload = browser.client.post(
+        "/decks/upload",
+        data={"csrf_token": browser.csrf(), "deck_file": (io.BytesIO(mine), "mine.yaml")},
+        content_type="multipart/form-data",
+    )
+    assert upload.status_code == 303
+    for slug, deck_text, card_text in (
+        ("es", "Source lang/spanish.yaml", "File lang/spanish.yaml:4"),
+        ("fr", "Source french.yaml", "File french.yaml:4"),  # outside: the name only
+        ("mine", "Uploaded by you", "File uploaded deck mine , line 3"),
+    ):
+        deck = deck_id(app, slug)
+        card = card_links(browser.get(f"/browse?deck={deck}").get_data(as_text=True))[0]
+        for url, expected in ((f"/decks/{deck}", deck_text), (f"/cards/{card}", card_text)):
+            page = browser.get(url)
+            assert expected in text_of(page), url
+            assert str(tmp_path) not in page.get_data(as_text=True), url
+
+
+def test_search_follows_edits_and_removals(
+    app: Flask, browser: Browser, decks_dir: Path, clock: Clock
+) -> None:
+    capital = card_links(browser.get("/browse?q=capital").get_data(as_text=True))
+    assert len(capital) == 1
+    form = browser.get(f"/cards/{capital[0]}/edit")
+    browser.post(f"/cards/{capital[0]}/edit", {
+        "base_hash": field(form, "base_hash"),
+        "front": "What is the capital of France?", "back": "Lutetia", "extra": "",
+    })
+    assert "1 card found" in text_of(browser.get("/browse?q=lutetia"))
+    assert "0 cards found" in text_of(browser.get("/browse?q=paris"))
+    assert "0 cards found" in text_of(browser.get("/browse?q=light"))
+    # An entry taken out of its file: found among removed cards only.
+    (decks_dir / "basics-sub.yaml").write_text(SUB_YAML.split("  - id: two")[0])
+    with app.app_context(), app_state().sessions.begin() as session:
+        assert import_paths(session, [decks_dir], now=clock()).ok
+    assert "0 cards found" in text_of(browser.get("/browse?q=dos"))
+    assert "1 card found" in text_of(browser.get("/browse?q=dos&state=retired"))
 
 
 def test_card_actions(app: Flask, browser: Browser) -> None:
