@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import random
 import shutil
 import sqlite3
@@ -24,8 +25,9 @@ from sqlalchemy import select
 from bench.bench_web import build_database
 from bench.common import print_table
 from flashcards.db.engine import make_engine, make_session_factory
+from flashcards.db.migrate import upgrade_database
 from flashcards.db.models import Deck, User
-from flashcards.services import study
+from flashcards.services import queue_cache, study
 
 
 def add_review_history(path: Path, total: int, seed: int = 2) -> None:
@@ -92,6 +94,7 @@ def measure(path: Path, answers: int) -> dict[str, float]:
         with sessions() as session:
             user = session.get_one(User, user_id)
             deck = session.get_one(Deck, top_id)
+            queue_cache.forget_all()  # a cold build, as on the first visit of the day
             start = time.perf_counter()
             study.study_queue(session, user=user, deck=deck, now=now)
             queue_times.append(time.perf_counter() - start)
@@ -176,11 +179,16 @@ def raw_floor(path: Path, answers: int) -> dict[str, float]:
 
     card_ids = [r[0] for r in conn.execute(
         f"SELECT id FROM cards WHERE deck_id IN ({marks}) LIMIT ?", [*deck_ids, answers])]
+    # What an answer and the next card cost once the day's queue is known (ours
+    # keeps it in memory): read the card and its progress, write the progress,
+    # log the review, bump the user's queue stamp, read the next card.
     times = []
-    for card_id in card_ids:
+    for card_id, next_id in itertools.pairwise(card_ids):
         start = time.perf_counter()
-        conn.execute("SELECT * FROM card_progress WHERE user_id = 1 AND card_id = ?",
-                     (card_id,)).fetchone()
+        conn.execute(
+            "SELECT * FROM cards c JOIN decks d ON d.id = c.deck_id LEFT JOIN"
+            " card_progress p ON p.card_id = c.id AND p.user_id = 1 WHERE c.id = ?",
+            (card_id,)).fetchone()
         conn.execute("UPDATE card_progress SET reps = reps + 1, version = version + 1 "
                      "WHERE user_id = 1 AND card_id = ?", (card_id,))
         conn.execute(
@@ -188,8 +196,11 @@ def raw_floor(path: Path, answers: int) -> dict[str, float]:
             " rating, phase, interval_before, interval_after, step_seconds_after,"
             " ease_before, ease_after, duration_ms) VALUES (1,?,?,?,0,3,'review',1,3,0,"
             "2.5,2.5,3000)", (card_id, deck_ids[0], now))
+        conn.execute("UPDATE users SET queue_stamp = queue_stamp + 1 WHERE id = 1")
         conn.commit()
-        queue()
+        conn.execute(
+            "SELECT * FROM cards c LEFT JOIN card_progress p ON p.card_id = c.id"
+            " AND p.user_id = 1 WHERE c.id = ?", (next_id,)).fetchone()
         times.append(time.perf_counter() - start)
     conn.close()
     return {
@@ -212,6 +223,9 @@ def main() -> None:
         path = Path(tmp) / "bench.sqlite3"
         if args.copy_of:
             shutil.copy(args.copy_of, path)
+            engine = make_engine(f"sqlite:///{path}")
+            upgrade_database(engine)  # a database built before a newer migration
+            engine.dispose()
         else:
             build_database(path, cards=args.cards, decks=args.decks)
             add_review_history(path, args.reviews)

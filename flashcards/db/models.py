@@ -97,6 +97,10 @@ class User(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     rollover_hour: Mapped[int] = mapped_column(Integer, default=4)
     created_at: Mapped[dt.datetime]
+    # Bumped by every change to what this user can study today (answers, bury,
+    # suspend, undo, imports, presets, settings): a study queue kept in memory is
+    # only used while the stamp it was built at is still the current one.
+    queue_stamp: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Preset(Base):

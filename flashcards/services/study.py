@@ -14,10 +14,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast, overload
 
 from sqlalchemy import (
     ColumnElement,
+    Table,
     and_,
     case,
     delete,
@@ -30,10 +31,12 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.attributes import set_committed_value
 
 from flashcards.db.models import Card, CardProgress, Deck, Note, Preset, Review, User
+from flashcards.services import queue_cache
 from flashcards.services.decks import visible_decks_clause
 from flashcards.services.presets import (
     DeckSettings,
@@ -234,7 +237,131 @@ def study_queue(
 
     With `ahead_days`, reviews due within that many days come once today's work is
     done: Anki's "study ahead", answered with the early-review rules.
+
+    Today's queue is built once and kept in memory (`queue_cache`); answers update
+    it in place, and any other change makes it be built again. Study ahead always
+    asks the database.
     """
+    if ahead_days == 0:
+        today = user_clock(user).day_number(now)
+        for _attempt in range(2):
+            kept = queue_cache.kept_queue(session, user, deck.id, today)
+            if kept is None:
+                kept = _build_kept_queue(session, user=user, deck=deck, now=now)
+                queue_cache.keep_queue(session, user, deck.id, kept)
+            shown = _from_kept_queue(session, user.id, kept, now)
+            if shown is not None:
+                return shown
+            # The kept queue named a card that can no longer be studied: something
+            # changed it without bumping the stamp. Build it again, once.
+            queue_cache.forget_queue(session, user, deck.id, today)
+    return _queue_from_database(
+        session, user=user, deck=deck, now=now, ahead_days=ahead_days
+    )
+
+
+def _build_kept_queue(
+    session: Session, *, user: User, deck: Deck, now: dt.datetime
+) -> queue_cache.KeptQueue:
+    """Today's whole queue for the deck tree, in the order the cards will come.
+
+    The same choices `_queue_from_database` makes one card at a time: each deck
+    gives at most its own limits allow, the studied deck's limits cap the tree,
+    reviews come by due day, new cards deck by deck in file order.
+    """
+    clock = user_clock(user)
+    today = clock.day_number(now)
+    tomorrow_starts = clock.day_start(today + 1)
+    tree = _deck_refs(session, _tree_clause(deck, user.id))
+    deck_ids = [d.id for d in tree]
+    own, done = _limited_counts(session, user=user, decks=tree, now=now)
+    counts = _roll_up(tree, own, done, presets_by_id(session))[deck.id]
+    live = _live_progress(user.id, deck_ids, today)
+
+    learning = tuple(
+        (due_at, card_id)
+        for due_at, card_id in session.execute(
+            live.with_only_columns(CardProgress.due_at, CardProgress.card_id)
+            .where(
+                CardProgress.queue == "learning",
+                CardProgress.due_at < tomorrow_starts,
+            )
+            .order_by(CardProgress.due_at, CardProgress.card_id)
+        )
+    )
+    reviews: list[int] = []
+    review_left = {d.id: own[d.id].review for d in tree if own[d.id].review > 0}
+    if counts.review and review_left:
+        rows = session.execute(
+            _live_progress(user.id, list(review_left), today)
+            .with_only_columns(CardProgress.card_id, CardProgress.deck_id)
+            .where(CardProgress.queue == "review", CardProgress.due_day <= today)
+            .order_by(CardProgress.due_day, CardProgress.card_id)
+        )
+        for card_id, deck_id in rows:
+            if review_left[deck_id] > 0:
+                reviews.append(card_id)
+                review_left[deck_id] -= 1
+                if len(reviews) >= counts.review:
+                    break
+        rows.close()
+    new: list[int] = []
+    for source in sorted(tree, key=lambda d: d.name):
+        wanted = min(own[source.id].new, counts.new - len(new))
+        if wanted > 0:
+            new.extend(
+                session.scalars(
+                    _new_cards_query(user.id, [source.id], today)
+                    .order_by(Card.position, Card.id)
+                    .limit(wanted)
+                )
+            )
+    return queue_cache.KeptQueue(
+        stamp=user.queue_stamp,
+        today=today,
+        tomorrow_starts=tomorrow_starts,
+        deck_ids=frozenset(deck_ids),
+        learning=learning,
+        reviews=tuple(reviews),
+        new=tuple(new),
+    )
+
+
+def _from_kept_queue(
+    session: Session, user_id: int, kept: queue_cache.KeptQueue, now: dt.datetime
+) -> StudyQueue | None:
+    """The next card from a kept queue, or None if that card is not studyable."""
+    counts = QueueCounts(
+        new=len(kept.new), learning=len(kept.learning), review=len(kept.reviews)
+    )
+    first_learning = kept.learning[0] if kept.learning else None
+    picked: tuple[int, str] | None = None
+    if first_learning is not None and first_learning[0] <= now:
+        picked = (first_learning[1], "learning")
+    elif kept.reviews:
+        picked = (kept.reviews[0], "review")
+    elif kept.new:
+        picked = (kept.new[0], "new")
+    elif first_learning is not None and first_learning[0] <= now + LEARN_AHEAD:
+        picked = (first_learning[1], "learning")
+    if picked is None:
+        next_at = first_learning[0] if first_learning is not None else None
+        return StudyQueue(counts=counts, card=None, next_learning_at=next_at)
+    card = _study_card(session, user_id, *picked, today=kept.today)
+    if card is None:
+        return None
+    return StudyQueue(counts=counts, card=card, next_learning_at=None)
+
+
+def _queue_from_database(
+    session: Session,
+    *,
+    user: User,
+    deck: Deck,
+    now: dt.datetime,
+    ahead_days: int = 0,
+) -> StudyQueue:
+    """The queue worked out afresh: counts, then one query per kind of card."""
     clock = user_clock(user)
     today = clock.day_number(now)
     tomorrow_starts = clock.day_start(today + 1)
@@ -308,15 +435,39 @@ def study_queue(
     return StudyQueue(counts=counts, card=card, next_learning_at=next_learning_at)
 
 
-def _study_card(session: Session, user_id: int, card_id: int, queue: str) -> StudyCard:
-    card, progress = session.execute(
-        select(Card, CardProgress)
+@overload
+def _study_card(
+    session: Session, user_id: int, card_id: int, queue: str
+) -> StudyCard: ...
+@overload
+def _study_card(
+    session: Session, user_id: int, card_id: int, queue: str, *, today: int
+) -> StudyCard | None: ...
+def _study_card(
+    session: Session,
+    user_id: int,
+    card_id: int,
+    queue: str,
+    *,
+    today: int | None = None,
+) -> StudyCard | None:
+    """The card as the study page needs it.
+
+    With `today`, None when the card is not in `queue` or cannot be studied today
+    (retired, suspended, buried): a kept queue's pick is checked this way.
+    """
+    # The note comes along so the page's `study_card_note` finds it loaded.
+    card, progress, _note = session.execute(
+        select(Card, CardProgress, Note)
+        .join(Note, Note.id == Card.note_id)
         .outerjoin(
             CardProgress,
             and_(CardProgress.card_id == Card.id, CardProgress.user_id == user_id),
         )
         .where(Card.id == card_id)
     ).one()
+    if today is not None and not _studyable(card, progress, queue, today):
+        return None
     return StudyCard(
         card_id=card.id,
         note_id=card.note_id,
@@ -326,6 +477,17 @@ def _study_card(session: Session, user_id: int, card_id: int, queue: str) -> Stu
         state=progress_to_state(progress),
         queue=queue,
     )
+
+
+def _studyable(
+    card: Card, progress: CardProgress | None, queue: str, today: int
+) -> bool:
+    if card.retired_at is not None:
+        return False
+    if progress is None:
+        return queue == "new"
+    hidden = progress.suspended or (progress.buried_until_day or 0) > today
+    return not hidden and progress.queue == queue
 
 
 def button_previews(
@@ -379,6 +541,45 @@ def _load_card_for_user(
     return card, deck
 
 
+# The answer's writes go straight to the tables (Core), without the ORM's
+# bookkeeping: they are the hot path of studying.
+_PROGRESS = cast(Table, CardProgress.__table__)
+_REVIEWS = cast(Table, Review.__table__)
+# One alias for every call: a fresh aliased() per call would defeat SQLAlchemy's
+# cache of compiled statements (and cost more than the query itself).
+_SIBLING = aliased(Card, name="sibling")
+
+
+def _card_deck_and_progress(
+    session: Session, user: User, card_id: int
+) -> tuple[Card, Deck, CardProgress | None, bool]:
+    """The card, its deck, the user's progress on it and whether its note has
+    other cards, in one query.
+
+    No row lock: `_write_progress` makes a racing second answer fail instead.
+    """
+    has_siblings = (
+        select(_SIBLING.id)
+        .where(_SIBLING.note_id == Card.note_id, _SIBLING.id != Card.id)
+        .exists()
+    )
+    row = session.execute(
+        select(Card, Deck, CardProgress, has_siblings)
+        .join(Deck, Deck.id == Card.deck_id)
+        .outerjoin(
+            CardProgress,
+            and_(CardProgress.card_id == Card.id, CardProgress.user_id == user.id),
+        )
+        .where(Card.id == card_id, visible_decks_clause(user.id))
+    ).first()
+    if row is None:
+        raise StudyError(f"There is no card {card_id}.")
+    card, deck, progress, siblings = row
+    if card.retired_at is not None:
+        raise StudyError("This card was removed from its deck file.")
+    return card, deck, progress, bool(siblings)
+
+
 def _progress_for_update(
     session: Session, user_id: int, card_id: int
 ) -> CardProgress | None:
@@ -410,8 +611,9 @@ def answer_card(
         chosen = Rating(rating)
     except ValueError:
         raise StudyError(f"{rating!r} is not a rating; use 1 to 4.") from None
-    card, deck = _load_card_for_user(session, user, card_id)
-    progress = _progress_for_update(session, user.id, card_id)
+    card, deck, progress, has_siblings = _card_deck_and_progress(
+        session, user, card_id
+    )
     current_version = progress.version if progress else 0
     if current_version != expected_version:
         raise StaleAnswerError(
@@ -433,101 +635,134 @@ def answer_card(
     )
     new_state = outcome.state
     before = _snapshot(progress)
-    progress = _claim_version(session, user.id, card, progress, expected_version)
-    progress.phase = new_state.phase.value
-    progress.queue = _queue_for(new_state.phase)
-    progress.due_at = new_state.due
-    progress.due_day = (
-        settings.clock.day_number(new_state.due)
-        if new_state.phase is Phase.REVIEW and new_state.due is not None
-        else None
-    )
-    progress.interval_days = new_state.interval_days
-    progress.ease = new_state.ease
-    progress.remaining_steps = new_state.remaining_steps
-    progress.reps = new_state.reps
-    progress.lapses = new_state.lapses
-    progress.last_reviewed_at = new_state.last_reviewed_at
-    progress.buried_until_day = None
-    progress.version = current_version + 1
+    written: dict[str, Any] = {
+        "phase": new_state.phase.value,
+        "queue": _queue_for(new_state.phase),
+        "due_at": new_state.due,
+        "due_day": (
+            settings.clock.day_number(new_state.due)
+            if new_state.phase is Phase.REVIEW and new_state.due is not None
+            else None
+        ),
+        "interval_days": new_state.interval_days,
+        "ease": new_state.ease,
+        "remaining_steps": new_state.remaining_steps,
+        "reps": new_state.reps,
+        "lapses": new_state.lapses,
+        "last_reviewed_at": new_state.last_reviewed_at,
+        "buried_until_day": None,
+        "version": current_version + 1,
+    }
     if outcome.is_leech:
-        progress.is_leech = True
+        written["is_leech"] = True
         if settings.leech_action == "suspend":
-            progress.suspended = True
+            written["suspended"] = True
+    _write_progress(session, user.id, card, progress, expected_version, written)
 
     buried = (
-        _bury_siblings(session, user.id, card, today) if settings.bury_siblings else []
+        _bury_siblings(session, user.id, card, today)
+        if settings.bury_siblings and has_siblings
+        else []
     )
     step_seconds = 0
     if new_state.phase in (Phase.LEARNING, Phase.RELEARNING) and new_state.due:
         step_seconds = int((new_state.due - now).total_seconds())
-    review = Review(
-        user_id=user.id,
-        card_id=card.id,
-        deck_id=card.deck_id,
-        reviewed_at=now,
-        review_day=today,
-        rating=int(chosen),
-        phase=state.phase.value,
-        interval_before=state.interval_days,
-        interval_after=new_state.interval_days,
-        step_seconds_after=step_seconds,
-        ease_before=state.ease,
-        ease_after=new_state.ease,
-        duration_ms=max(0, min(duration_ms, 3_600_000)),
-        state_before={"progress": before, "version": current_version, "buried": buried},
+    review_id = session.execute(
+        insert(_REVIEWS)
+        .values(
+            user_id=user.id,
+            card_id=card.id,
+            deck_id=card.deck_id,
+            reviewed_at=now,
+            review_day=today,
+            rating=int(chosen),
+            phase=state.phase.value,
+            interval_before=state.interval_days,
+            interval_after=new_state.interval_days,
+            step_seconds_after=step_seconds,
+            ease_before=state.ease,
+            ease_after=new_state.ease,
+            duration_ms=max(0, min(duration_ms, 3_600_000)),
+            state_before={
+                "progress": before,
+                "version": current_version,
+                "buried": buried,
+            },
+        )
+        .returning(_REVIEWS.c.id)
+    ).scalar_one()
+    learning_due = (
+        new_state.due
+        if new_state.phase in (Phase.LEARNING, Phase.RELEARNING)
+        and not written.get("suspended")
+        else None
     )
-    session.add(review)
-    session.flush()
-    return AnswerResult(review_id=review.id, state=new_state, is_leech=outcome.is_leech)
+    queue_cache.card_answered(
+        session,
+        user,
+        card_id=card.id,
+        learning_due=learning_due,
+        hidden_card_ids=[sibling[0] for sibling in buried],
+    )
+    return AnswerResult(review_id=review_id, state=new_state, is_leech=outcome.is_leech)
 
 
-def _claim_version(
+def _write_progress(
     session: Session,
     user_id: int,
     card: Card,
     progress: CardProgress | None,
     expected_version: int,
-) -> CardProgress:
-    """Atomically move the card's progress from `expected_version` to the next one.
+    values: dict[str, Any],
+) -> None:
+    """Write the answer's progress, only if the card is still at `expected_version`.
 
     The check above read the version; this write makes it stick even when two
     requests race (a double click, two tabs, several workers). SQLite has no row
-    locks and pysqlite reads outside the write transaction, so the version is
-    claimed with a conditional UPDATE (or the INSERT of a new card's row, which the
-    primary key lets only one request do) before anything else is written.
+    locks and pysqlite reads outside the write transaction, so the progress is
+    written with a conditional UPDATE, or for a card answered for the first time an
+    INSERT that the primary key lets only one request make (the other inserts
+    nothing), and a write that changed no row means the answer came too late.
     """
-    stale = StaleAnswerError(
-        "This card was already answered (perhaps in another tab); "
-        "nothing was recorded twice. Here is the next card."
-    )
     if progress is None:
-        try:
-            with session.begin_nested():
-                session.execute(
-                    insert(CardProgress).values(
-                        user_id=user_id,
-                        card_id=card.id,
-                        deck_id=card.deck_id,
-                        version=expected_version + 1,
-                    )
-                )
-        except IntegrityError:
-            raise stale from None
-        return session.get_one(CardProgress, (user_id, card.id))
-    claimed = session.execute(
-        update(CardProgress)
-        .where(
-            CardProgress.user_id == user_id,
-            CardProgress.card_id == card.id,
-            CardProgress.version == expected_version,
+        values = {"user_id": user_id, "card_id": card.id, "deck_id": card.deck_id,
+                  **values}
+        # RETURNING tells whether a row went in (rowcount is not reliable for
+        # INSERT … ON CONFLICT on every driver).
+        inserted = session.execute(_insert_unless_present(session, values)).first()
+        written_rows = 0 if inserted is None else 1
+    else:
+        written = session.execute(
+            update(_PROGRESS)
+            .where(
+                _PROGRESS.c.user_id == user_id,
+                _PROGRESS.c.card_id == card.id,
+                _PROGRESS.c.version == expected_version,
+            )
+            .values(values)
         )
-        .values(version=expected_version + 1)
-        .execution_options(synchronize_session=False)
+        written_rows = written.rowcount  # type: ignore[attr-defined]
+    if written_rows != 1:
+        raise StaleAnswerError(
+            "This card was already answered (perhaps in another tab); "
+            "nothing was recorded twice. Here is the next card."
+        )
+    if progress is not None:
+        for key, value in values.items():
+            set_committed_value(progress, key, value)
+
+
+def _insert_unless_present(session: Session, values: dict[str, Any]) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING, in the database's own dialect."""
+    if session.get_bind().dialect.name == "postgresql":
+        statement: Any = postgresql.insert(_PROGRESS)
+    else:
+        statement = sqlite.insert(_PROGRESS)
+    return (
+        statement.values(values)
+        .on_conflict_do_nothing()
+        .returning(_PROGRESS.c.card_id)
     )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        raise stale
-    return progress
 
 
 def _check_due(
@@ -654,6 +889,7 @@ def undo_last_answer(
     card_id, review_id = review.card_id, review.id
     session.delete(review)
     session.flush()
+    queue_cache.queues_changed(session, user.id)
     return UndoResult(card_id=card_id, review_id=review_id)
 
 
@@ -687,12 +923,14 @@ def bury_card(session: Session, *, user: User, card_id: int, today: int) -> None
     progress = _progress_row(session, user, card_id)
     progress.buried_until_day = today + 1
     progress.version = (progress.version or 0) + 1
+    queue_cache.queues_changed(session, user.id)
 
 
 def unbury_card(session: Session, *, user: User, card_id: int) -> None:
     progress = _progress_row(session, user, card_id)
     progress.buried_until_day = None
     progress.version = (progress.version or 0) + 1
+    queue_cache.queues_changed(session, user.id)
 
 
 def set_suspended(
@@ -702,6 +940,7 @@ def set_suspended(
     progress = _progress_row(session, user, card_id)
     progress.suspended = suspended
     progress.version = (progress.version or 0) + 1
+    queue_cache.queues_changed(session, user.id)
 
 
 def reset_progress(session: Session, *, user: User, card_id: int) -> None:
@@ -712,6 +951,7 @@ def reset_progress(session: Session, *, user: User, card_id: int) -> None:
             CardProgress.user_id == user.id, CardProgress.card_id == card_id
         )
     )
+    queue_cache.queues_changed(session, user.id)
 
 
 def set_due_in_days(
@@ -733,6 +973,7 @@ def set_due_in_days(
     progress.due_day = today + days
     progress.due_at = settings.clock.day_start(today + days)
     progress.version = (progress.version or 0) + 1
+    queue_cache.queues_changed(session, user.id)
 
 
 def study_card_note(session: Session, card: StudyCard) -> Note:

@@ -103,11 +103,13 @@ def _panel(
     shown_at: int | None = None,
     notice: str | None = None,
     ahead: int = 0,
+    undo_id: int | None = None,
 ) -> dict[str, Any]:
     """What the study panel shows: the next card (or the summary) and the counts.
 
     `ahead` > 0 is Anki's "study ahead": once today's cards are done, reviews due
-    within that many days, answered with the early-review rules.
+    within that many days, answered with the early-review rules. `undo_id` is the
+    answer just recorded, when there is one (the latest answer, so no query).
     """
     moment = now()
     queue = study_queue(session, user=user, deck=deck, now=moment, ahead_days=ahead)
@@ -115,7 +117,7 @@ def _panel(
         "deck": deck,
         "ahead": ahead,
         "counts": queue.counts,
-        "undo_id": latest_undoable_review(session, user=user, now=moment),
+        "undo_id": undo_id or latest_undoable_review(session, user=user, now=moment),
         "notice": notice,
         "card": queue.card,
         "ratings": RATINGS,
@@ -202,8 +204,9 @@ def answer(deck_id: int) -> Reply:
         with app_state().sessions.begin() as session:
             user = current_user(session)
             deck = visible_deck(session, user, deck_id)
+            recorded = None
             try:
-                answer_card(
+                recorded = answer_card(
                     session,
                     user=user,
                     card_id=card_id,
@@ -215,7 +218,14 @@ def answer(deck_id: int) -> Reply:
                 )
             except (StaleAnswerError, NotDueError) as error:
                 notice, status = str(error), 409
-            context = _panel(session, user, deck, notice=notice, ahead=ahead)
+            context = _panel(
+                session,
+                user,
+                deck,
+                notice=notice,
+                ahead=ahead,
+                undo_id=recorded.review_id if recorded else None,
+            )
     except StudyError as error:
         return _study_error(card_id, error, "The answer was not recorded")
     return _reply(deck_id, context, status=status)

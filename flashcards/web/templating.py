@@ -7,6 +7,7 @@ shown in the current user's time zone (set on `g` by web.auth.current_user).
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, g, request
@@ -113,7 +114,12 @@ def init_app(app: Flask) -> None:
         # A broken deck file keeps its last good version; every page says so
         # until the file is fixed (the deck sync job keeps these rows). With
         # accounts, only admins (who look after the decks folder) see it.
-        if not is_admin():
-            return {"deck_file_problems": []}
-        with app_state().sessions() as session:
-            return {"deck_file_problems": deck_file_problems(session)}
+        # A function, so only whole pages (base.html) query for it, not the
+        # study panel sent after each answer.
+        def load() -> list[Any]:
+            if not is_admin():
+                return []
+            with app_state().sessions() as session:
+                return list(deck_file_problems(session))
+
+        return {"deck_file_problems": load}

@@ -386,7 +386,7 @@ def test_racing_answers_record_once(setup, now):  # type: ignore[no-untyped-def]
             study.answer_card(fast, user=fast_user, card_id=card.card_id, rating=3,
                               now=later, expected_version=1)
         # The slow request still holds version 1 in memory: its read check passes,
-        # its claim does not.
+        # its conditional write does not.
         with pytest.raises(study.StaleAnswerError):
             study.answer_card(slow, user=user, card_id=card.card_id, rating=3,
                               now=later, expected_version=1)
@@ -406,7 +406,8 @@ def test_racing_first_answers_of_a_new_card_record_once(setup, now):  # type: ig
         user, _ = user_and_deck(slow)
         row = slow.get_one(Card, card.card_id)
         with pytest.raises(study.StaleAnswerError):
-            study._claim_version(slow, user.id, row, None, 0)
+            # As if it had read "no progress yet" before the fast one wrote.
+            study._write_progress(slow, user.id, row, None, 0, {"version": 1})
         slow.rollback()
     with setup() as session:
         assert session.scalar(select(func.count()).select_from(Review)) == 1

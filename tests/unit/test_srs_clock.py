@@ -160,4 +160,8 @@ def test_day_start_brackets_every_instant(
     clock = DayClock(zone, hour)
     n = clock.day_number(instant)
     assert clock.day_start(n) <= instant < clock.day_start(n + 1)
-    assert clock.day_number(clock.next_day_start(instant)) == n + 1
+    # The next day starts right after this one ends. Usually it is day n + 1;
+    # where a local date never happened (Apia, 2011-12-30) it is n + 2.
+    following = clock.next_day_start(instant)
+    assert clock.day_number(following - timedelta(microseconds=1)) == n
+    assert clock.day_number(following) in (n + 1, n + 2)
