@@ -19,6 +19,7 @@ import fcntl
 import json
 import os
 import socket
+import time
 from pathlib import Path
 from typing import Protocol
 
@@ -133,10 +134,17 @@ class FileLock:
     def holder(self) -> str | None:
         if self._file is not None:
             return describe_holder(_note_from_text(self._read()) or {})
-        try:
-            note = _note_from_text(self._read())
-        except FileNotFoundError:
-            return None
+        note = None
+        # The holder writes its note just after taking the lock; a process that
+        # lost the race may look in between, so it waits a moment for the note.
+        for _attempt in range(20):
+            try:
+                note = _note_from_text(self._read())
+            except FileNotFoundError:
+                return None
+            if note is not None or not self._locked_by_someone():
+                break
+            time.sleep(0.025)
         if note is None:
             return None
         # The note outlives a process killed without cleanup; the kernel released its
@@ -152,6 +160,22 @@ class FileLock:
 
     def _read(self) -> str:
         return self.path.read_text(encoding="utf-8", errors="replace")
+
+    def _locked_by_someone(self) -> bool:
+        """Whether another process holds the lock now (asked without taking it)."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+        finally:
+            os.close(fd)
 
 
 def _note_from_text(content: str) -> dict[str, object] | None:

@@ -331,8 +331,11 @@ def import_deck(
             update(Card).where(Card.note_id.in_(to_retire)).values(retired_at=now)
         )
     if new_rows:
-        # Core executemany: one prepared statement for every row, no ORM bookkeeping.
-        session.connection().execute(insert(_NOTES), new_rows)
+        # Core, no ORM bookkeeping. With RETURNING, SQLAlchemy sends the rows as
+        # multi-row INSERTs (its "insertmanyvalues" batches) instead of one
+        # statement per row, so the search index's triggers (migration 0003) run
+        # per batch of rows rather than per statement: a markedly faster cold import.
+        session.connection().execute(insert(_NOTES).returning(_NOTES.c.id), new_rows)
 
     _sync_cards(session, deck.id, spec, now=now)
     return report

@@ -163,7 +163,9 @@ def index() -> str:
         totals=totals,
         total_cards=sum(d.card_count for d in decks),
         deck_count=len(decks),
-        decks_dir=state.settings.decks_dir,
+        # Where the decks folder is on the server is for whoever looks after it
+        # (everyone in local mode, admins with accounts), not for every user.
+        decks_dir=state.settings.decks_dir if is_admin(user) else None,
     )
 
 

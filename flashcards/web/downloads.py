@@ -70,7 +70,9 @@ def file() -> Response | tuple[Response | str, int]:
             "Nothing was downloaded",
             "A YAML deck file never carries progress; choose .apkg to take it along.",
         )
-    with app_state().sessions() as session:
+    # A transaction that commits: the export stores the Anki fields it had to
+    # render (notes imported before they were kept), so the next one need not.
+    with app_state().sessions.begin() as session:
         user = current_user(session)
         name = "flashcards"
         deck_ids: list[int] | None = None

@@ -508,13 +508,15 @@ def test_downgrade_drops_and_upgrade_rebuilds_the_index(
     reopen: Callable[[], sessionmaker[Session]],
     now: dt.datetime,
 ) -> None:
-    """Upgrading a database that has notes indexes them all; the browser keeps
-    working (by scanning) at the revision before."""
+    """Upgrading a database that has notes indexes them all.
+
+    (The code always runs at the newest revision, so the browser is not used at
+    the one before; only the index's absence is checked there.)
+    """
     expected = {words: found(tricky, words, now) for words in ("capital", "café", "ab")}
     config = alembic_config(engine)
-    command.downgrade(config, "-1")
+    command.downgrade(config, "0002")  # the revision before the search index
     before = reopen()
-    assert {words: found(before, words, now) for words in expected} == expected
     if is_sqlite(tricky):
         with before() as session:
             assert session.scalar(

@@ -145,6 +145,15 @@ def test_deck_list_shows_shared_and_own_decks_only(world: World) -> None:
     assert "Bob private" not in text_of(world.alice.get("/"))
 
 
+def test_only_admins_see_where_the_decks_folder_is_on_the_server(
+    world: World, decks_dir: Path
+) -> None:
+    folder = str(decks_dir)
+    assert folder not in world.bob.get("/").get_data(as_text=True)
+    assert "the shared decks folder" in text_of(world.bob.get("/"))
+    assert folder in world.root.get("/").get_data(as_text=True)
+
+
 @pytest.mark.parametrize(
     "url",
     [
