@@ -14,11 +14,14 @@ on, at a larger size, as a cap for when the thread falls behind.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import weakref
+from contextlib import closing
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -47,39 +50,75 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-class _WalCheckpointer(threading.Thread):
-    """Checkpoints one SQLite file's WAL between requests, on its own connection."""
+class _WalCheckpointer:
+    """Checkpoints one SQLite file's WAL a moment after writes, in a thread.
+
+    The thread starts with the first commit in each process (gunicorn builds the
+    engine before it forks its workers, and threads do not survive a fork), and
+    ends when the engine is garbage; disposing of the engine only waits for a
+    checkpoint in progress (disposal is not final: the pool comes back on use).
+    """
 
     def __init__(self, engine: Engine, path: str) -> None:
-        super().__init__(name=f"wal-checkpoint {path}", daemon=True)
         self._engine = weakref.ref(engine)
         self._path = path
-        self.written = threading.Event()
-        self.stopped = threading.Event()
+        self._pid = 0
+        self._thread: threading.Thread | None = None
+        self._written = threading.Event()
+        self._stopped = threading.Event()
+        self._checkpointing = threading.Lock()
 
-    def run(self) -> None:
-        connection: sqlite3.Connection | None = None
+    def wrote(self) -> None:
+        """Called after each commit."""
+        if self._pid != os.getpid() or self._thread is None:
+            self._start()
+        self._written.set()
+
+    def _start(self) -> None:
+        # Fresh primitives: those copied by a fork may be held by a thread that
+        # does not exist in this process.
+        self._pid = os.getpid()
+        self._written = threading.Event()
+        self._stopped = threading.Event()
+        self._checkpointing = threading.Lock()
+        self._thread = threading.Thread(
+            target=self._run, name=f"wal-checkpoint {self._path}", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self) -> None:
+        written, stopped = self._written, self._stopped
+        while written.wait() and not stopped.is_set():
+            # Let a burst of writes finish first.
+            if stopped.wait(CHECKPOINT_DELAY_SECONDS):
+                break
+            written.clear()
+            if self._engine() is None:
+                break
+            with self._checkpointing:
+                self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        # A connection per checkpoint, closed at once: an idle extra connection
+        # would keep SQLite from cleaning up the WAL when the app's last one
+        # closes (copies of the bare file would then miss recent writes).
+        # mode=rw: never create a file that has gone in the meantime.
+        uri = f"file:{quote(self._path)}?mode=rw"
         try:
-            while self.written.wait() and not self.stopped.is_set():
-                # Let a burst of writes finish first.
-                if self.stopped.wait(CHECKPOINT_DELAY_SECONDS):
-                    break
-                self.written.clear()
-                if self._engine() is None:
-                    break
-                if connection is None:
-                    connection = sqlite3.connect(self._path, check_same_thread=False)
-                # PASSIVE: copies what it can without waiting for readers or writers.
+            with closing(sqlite3.connect(uri, uri=True)) as connection:
+                # PASSIVE: copies what it can without waiting for anyone.
                 connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error as error:
-            log.warning("WAL checkpoint of %s stopped: %s", self._path, error)
-        finally:
-            if connection is not None:
-                connection.close()
+            # Tried again after the next write; SQLite's own checkpoint is the cap.
+            log.warning("WAL checkpoint of %s failed: %s", self._path, error)
+
+    def wait_for_checkpoint(self) -> None:
+        with self._checkpointing:
+            pass
 
     def stop(self) -> None:
-        self.stopped.set()
-        self.written.set()
+        self._stopped.set()
+        self._written.set()
 
 
 def _start_checkpointer(engine: Engine) -> None:
@@ -87,10 +126,11 @@ def _start_checkpointer(engine: Engine) -> None:
     if not path or path == ":memory:" or path.startswith("file:"):
         return
     checkpointer = _WalCheckpointer(engine, path)
-    event.listen(engine, "commit", lambda _connection: checkpointer.written.set())
-    event.listen(engine, "engine_disposed", lambda _engine: checkpointer.stop())
+    event.listen(engine, "commit", lambda _connection: checkpointer.wrote())
+    event.listen(
+        engine, "engine_disposed", lambda _engine: checkpointer.wait_for_checkpoint()
+    )
     weakref.finalize(engine, checkpointer.stop)
-    checkpointer.start()
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import logging
 import signal
+import sqlite3
 import sys
+from contextlib import closing
 from pathlib import Path
 from types import FrameType
 from typing import NoReturn, Protocol
 
 import click
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from flashcards.config import Settings
@@ -41,6 +44,18 @@ class CliContext(Protocol):
 
     @property
     def sessions(self) -> sessionmaker[Session]: ...
+
+
+def _highest_queue_stamp(database: Path) -> int:
+    """The largest users.queue_stamp in a SQLite file (0 if there is none yet)."""
+    if not database.is_file():
+        return 0
+    try:
+        with closing(sqlite3.connect(database)) as connection:
+            found = connection.execute("SELECT max(queue_stamp) FROM users").fetchone()
+    except sqlite3.Error:  # an older schema without the column, or no users table
+        return 0
+    return int(found[0] or 0)
 
 
 def _fail(message: str) -> NoReturn:
@@ -148,6 +163,7 @@ def restore_command(ctx: CliContext, backup_file: Path, yes: bool) -> None:
             "so that no job writes while the database is replaced. The current "
             "database is unchanged."
         )
+    stamps_before = _highest_queue_stamp(database)
     try:
         result = restore_backup(
             backup_file, database, backups_dir(settings.instance_dir), now=now
@@ -160,6 +176,13 @@ def restore_command(ctx: CliContext, backup_file: Path, yes: bool) -> None:
     engine = make_engine(settings.database_url)
     try:
         upgrade_database(engine)
+        # Study queues kept by a web process that was not stopped must not take the
+        # restored (older) stamps for current ones: move every stamp past the old.
+        with engine.begin() as connection:
+            connection.execute(
+                text("UPDATE users SET queue_stamp = queue_stamp + :gap"),
+                {"gap": stamps_before + 1},
+            )
     finally:
         engine.dispose()
     click.echo(f"Restored {database} from {backup_file} (schema {result.revision}).")

@@ -7,13 +7,20 @@ back into its learning list when it returns today), so answering and fetching th
 next card costs a few statements instead of recounting the whole tree.
 
 A kept queue is only used while nothing else has changed what the user can study.
-Every such change (an answer, bury, suspend, undo, an import, presets, settings)
-bumps `users.queue_stamp` in the same transaction (`queues_changed`), and a queue
-built at another stamp is dropped. That keeps several web workers honest: each
-keeps its own queues, and an answer given through one makes the others' stale.
-An answer bumps the stamp too, and updates a kept queue only when the stamp it
-replaced is the one that queue was built at, so nothing done in between is missed.
-Rolled-back transactions drop the queues they touched.
+Every such change bumps `users.queue_stamp`, and a queue built at another stamp is
+dropped. That keeps several web workers honest: each keeps its own queues, and an
+answer given through one makes the others' stale.
+
+- Answers bump the user's stamp (`card_answered`) and carry a kept queue over only
+  when the stamp they replaced is the one it was built at, so nothing done in
+  between is missed.
+- Bury, suspend, undo, reset and set-due bump the user's stamp (`queues_changed`).
+- Changes to decks, cards, presets (every user) or a user's day settings are seen
+  by a flush hook, and the stamps are bumped once, when the transaction commits: an
+  import does not hold every user's row locked while it runs.
+
+Queues built or carried over in a transaction are only published when it commits;
+a rollback (of the transaction or of a savepoint in it) throws them away.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from typing import cast
 
 from sqlalchemy import Table, event, inspect, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -41,6 +48,10 @@ from flashcards.db.models import Card, Deck, Preset, User
 MAX_AGE_SECONDS = 600.0
 # Queues kept per database (each user's decks and subdecks they study).
 MAX_QUEUES = 512
+# Set to False (tests, benchmarks) to build every queue from the database.
+enabled = True
+
+_USERS = cast(Table, User.__table__)
 
 
 @dataclass(frozen=True)
@@ -49,14 +60,17 @@ class KeptQueue:
 
     `learning` holds (due, card id) for every learning card due before tomorrow,
     soonest first; `reviews` and `new` hold the card ids today's limits allow, in
-    the order they will be shown. The counts are their lengths.
+    the order they will be shown. The counts are their lengths. `learning_later`
+    holds the learning cards due in the first minutes of tomorrow: not counted
+    today, but offered by the learn-ahead at the very end of the day.
     """
 
     stamp: int
     today: int
     tomorrow_starts: dt.datetime
-    deck_ids: frozenset[int]
+    learn_ahead_until: dt.datetime
     learning: tuple[tuple[dt.datetime, int], ...]
+    learning_later: tuple[tuple[dt.datetime, int], ...]
     reviews: tuple[int, ...]
     new: tuple[int, ...]
     built_at: float = field(default_factory=time.monotonic)
@@ -66,6 +80,7 @@ class KeptQueue:
             card_id in self.reviews
             or card_id in self.new
             or any(entry[1] == card_id for entry in self.learning)
+            or any(entry[1] == card_id for entry in self.learning_later)
         )
 
 
@@ -82,8 +97,6 @@ class _QueueStore:
 
 _stores: weakref.WeakKeyDictionary[Engine, _QueueStore] = weakref.WeakKeyDictionary()
 _stores_lock = threading.Lock()
-# Set to False (tests, benchmarks) to build every queue from the database.
-enabled = True
 
 
 def _store(session: Session) -> _QueueStore:
@@ -96,85 +109,84 @@ def _store(session: Session) -> _QueueStore:
         return store
 
 
+# --- what a transaction has staged (session.info) -----------------------------------
+
+_STAGED = "flashcards.kept_queues"  # {key: queue, or None for "dropped"}
+_CHANGED_FOR = "flashcards.queues_changed_for"  # user ids, or None for everyone
+
+
+def _staged(session: Session) -> dict[_Key, KeptQueue | None]:
+    staged: dict[_Key, KeptQueue | None] = session.info.setdefault(_STAGED, {})
+    return staged
+
+
+def _unusable(session: Session) -> bool:
+    """A change seen in this transaction is not in the stamps yet (see the hook)."""
+    return _CHANGED_FOR in session.info
+
+
+def _fresh(kept: KeptQueue) -> bool:
+    return time.monotonic() - kept.built_at <= MAX_AGE_SECONDS
+
+
+# --- the interface for the study service --------------------------------------------
+
+
 def kept_queue(session: Session, user: User, deck_id: int, today: int) -> KeptQueue | None:
     """The kept queue for this deck tree, if it is still current."""
-    if not enabled:
+    if not enabled or _unusable(session):
         return None
-    store = _store(session)
     key = (user.id, deck_id, today)
+    staged = session.info.get(_STAGED, {})
+    if key in staged:
+        kept = staged[key]
+        usable = kept is not None and kept.stamp == user.queue_stamp and _fresh(kept)
+        return kept if usable else None
+    store = _store(session)
     with store.lock:
         kept = store.queues.get(key)
         if kept is None:
             return None
-        too_old = time.monotonic() - kept.built_at > MAX_AGE_SECONDS
-        if kept.stamp != user.queue_stamp or too_old:
+        if kept.stamp < user.queue_stamp or not _fresh(kept):
             del store.queues[key]
             return None
+        if kept.stamp > user.queue_stamp:
+            return None  # built after this transaction began: not for it
         store.queues.move_to_end(key)
         return kept
 
 
 def keep_queue(session: Session, user: User, deck_id: int, kept: KeptQueue) -> None:
-    if not enabled:
-        return
-    store = _store(session)
-    with store.lock:
-        store.queues[(user.id, deck_id, kept.today)] = kept
-        store.queues.move_to_end((user.id, deck_id, kept.today))
-        while len(store.queues) > MAX_QUEUES:
-            store.queues.popitem(last=False)
+    """Keep a queue just built; it is published when the transaction commits."""
+    if enabled and not _unusable(session):
+        _staged(session)[(user.id, deck_id, kept.today)] = kept
 
 
 def forget_queue(session: Session, user: User, deck_id: int, today: int) -> None:
+    key = (user.id, deck_id, today)
+    _staged(session)[key] = None
     store = _store(session)
     with store.lock:
-        store.queues.pop((user.id, deck_id, today), None)
+        store.queues.pop(key, None)
 
 
 def queues_changed(session: Session, user_id: int | None = None) -> None:
-    """Record that what `user_id` (None: every user) can study has changed.
+    """Record now that what `user_id` (None: every user) can study has changed.
 
     Call it in the transaction that makes the change; kept queues built before it
     are dropped when next asked for. User objects the session holds get the new
     stamp, so a queue asked for later in the same transaction sees the change.
     """
-    users = cast(Table, User.__table__)
-    statement = update(users).values(queue_stamp=users.c.queue_stamp + 1)
+    statement = update(_USERS).values(queue_stamp=_USERS.c.queue_stamp + 1)
     if user_id is not None:
-        statement = statement.where(users.c.id == user_id)
+        statement = statement.where(_USERS.c.id == user_id)
     bumped = session.connection().execute(
-        statement.returning(users.c.id, users.c.queue_stamp)
+        statement.returning(_USERS.c.id, _USERS.c.queue_stamp)
     )
     for bumped_id, stamp in bumped:
         held = session.identity_map.get(identity_key(User, bumped_id))
         if held is not None:
             set_committed_value(held, "queue_stamp", stamp)
-
-
-@event.listens_for(Session, "before_flush")
-def _settings_changed(session: Session, _context: object, _instances: object) -> None:
-    """Bump the stamps when decks, cards, presets or a user's day settings change.
-
-    Progress rows are left to the study service, which bumps (or, for an answer,
-    carries the kept queues over) itself; card content changes come through
-    `importing.import_deck`, which always touches its Deck row.
-    """
-    everyone = False
-    for obj in (*session.new, *session.dirty, *session.deleted):
-        if isinstance(obj, (Deck, Card, Preset)):
-            everyone = True
-            break
-    if everyone:
-        queues_changed(session)
-        return
-    for obj in session.dirty:
-        if isinstance(obj, User):
-            state = inspect(obj)
-            if any(
-                state.attrs[name].history.has_changes()
-                for name in ("timezone", "rollover_hour")
-            ):
-                queues_changed(session, obj.id)
 
 
 def card_answered(
@@ -192,31 +204,28 @@ def card_answered(
     queue is carried over only when it was current just before this answer and
     held the card; any other is dropped and rebuilt when next asked for.
     """
-    users = cast(Table, User.__table__)
     stamp = session.execute(
-        update(users)
-        .where(users.c.id == user.id)
-        .values(queue_stamp=users.c.queue_stamp + 1)
-        .returning(users.c.queue_stamp)
+        update(_USERS)
+        .where(_USERS.c.id == user.id)
+        .values(queue_stamp=_USERS.c.queue_stamp + 1)
+        .returning(_USERS.c.queue_stamp)
     ).scalar_one()
     set_committed_value(user, "queue_stamp", stamp)
     if not enabled:
         return
     hidden = set(hidden_card_ids)
     store = _store(session)
-    touched: list[_Key] = []
+    staged = _staged(session)
+    candidates: dict[_Key, KeptQueue | None] = {}
     with store.lock:
-        for key, kept in list(store.queues.items()):
-            if key[0] != user.id:
-                continue
-            del store.queues[key]
-            if kept.stamp != stamp - 1 or not kept.contains(card_id):
-                continue
+        for key in [key for key in store.queues if key[0] == user.id]:
+            candidates[key] = store.queues.pop(key)  # dropping is always safe
+    candidates.update((key, kept) for key, kept in staged.items() if key[0] == user.id)
+    for key, kept in candidates.items():
+        carried = None
+        if kept is not None and kept.stamp == stamp - 1 and kept.contains(card_id):
             carried = _carry_over(kept, card_id, learning_due, hidden)
-            if carried is not None:
-                store.queues[key] = replace(carried, stamp=stamp)
-                touched.append(key)
-    _drop_on_rollback(session, store, touched)
+        staged[key] = replace(carried, stamp=stamp) if carried is not None else None
 
 
 def _carry_over(
@@ -232,48 +241,110 @@ def _carry_over(
     """
     if hidden.intersection(kept.reviews) or hidden.intersection(kept.new):
         return None
-    learning = [
-        entry
-        for entry in kept.learning
-        if entry[1] != card_id and entry[1] not in hidden
-    ]
+    gone = {card_id, *hidden}
+    learning = [entry for entry in kept.learning if entry[1] not in gone]
+    later = [entry for entry in kept.learning_later if entry[1] not in gone]
     if learning_due is not None and learning_due < kept.tomorrow_starts:
         bisect.insort(learning, (learning_due, card_id))
+    elif learning_due is not None and learning_due < kept.learn_ahead_until:
+        bisect.insort(later, (learning_due, card_id))
     return replace(
         kept,
         learning=tuple(learning),
+        learning_later=tuple(later),
         reviews=tuple(c for c in kept.reviews if c != card_id),
         new=tuple(c for c in kept.new if c != card_id),
     )
 
 
-def _drop_on_rollback(session: Session, store: _QueueStore, keys: list[_Key]) -> None:
-    """If the transaction that carried these queues over rolls back, drop them."""
-    if keys:
-        session.info.setdefault("kept_queues_touched", []).extend(keys)
-        session.info["kept_queue_store"] = store
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _on_rollback(session: Session, _previous: object) -> None:
-    store: _QueueStore | None = session.info.pop("kept_queue_store", None)
-    keys = session.info.pop("kept_queues_touched", [])
-    if store is not None:
-        with store.lock:
-            for key in keys:
-                store.queues.pop(key, None)
-
-
-@event.listens_for(Session, "after_commit")
-def _on_commit(session: Session) -> None:
-    session.info.pop("kept_queue_store", None)
-    session.info.pop("kept_queues_touched", None)
-
-
 def forget_all() -> None:
-    """Drop every kept queue of every database (a restored backup, benchmarks)."""
+    """Drop every kept queue of every database (benchmarks, tests)."""
     with _stores_lock:
         stores = list(_stores.values())
     for store in stores:
         with store.lock:
             store.queues.clear()
+
+
+# --- session events -------------------------------------------------------------------
+
+
+@event.listens_for(Session, "before_flush")
+def _settings_changed(session: Session, _context: object, _instances: object) -> None:
+    """Note changes to decks, cards, presets or a user's day settings.
+
+    The stamps are bumped once, at commit (`_bump_before_commit`); until then this
+    transaction uses no kept queue. Progress rows are left to the study service,
+    which bumps (or, for an answer, carries the kept queues over) itself; card
+    content changes come through `importing.import_deck`, which always touches its
+    Deck row.
+    """
+    if session.info.get(_CHANGED_FOR, ()) is None:
+        return  # everyone already
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, (Deck, Card, Preset)):
+            session.info[_CHANGED_FOR] = None
+            return
+    for obj in session.dirty:
+        if isinstance(obj, User):
+            state = inspect(obj)
+            if any(
+                state.attrs[name].history.has_changes()
+                for name in ("timezone", "rollover_hour")
+            ):
+                session.info.setdefault(_CHANGED_FOR, set()).add(obj.id)
+
+
+@event.listens_for(Session, "before_commit")
+def _bump_before_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
+    session.flush()  # the hook above sees the last changes
+    if _CHANGED_FOR not in session.info:
+        return
+    changed_for: set[int] | None = session.info.pop(_CHANGED_FOR)
+    if changed_for is None:
+        queues_changed(session)
+    else:
+        for user_id in sorted(changed_for):
+            queues_changed(session, user_id)
+
+
+@event.listens_for(Session, "after_commit")
+def _publish(session: Session) -> None:
+    """The outermost transaction committed: its queues become everyone's."""
+    if session.in_nested_transaction():
+        return  # a savepoint released: the transaction may still roll back
+    staged: dict[_Key, KeptQueue | None] = session.info.pop(_STAGED, {})
+    if not staged:
+        return
+    store = _store(session)
+    with store.lock:
+        for key, kept in staged.items():
+            if kept is None:
+                store.queues.pop(key, None)
+                continue
+            store.queues[key] = kept
+            store.queues.move_to_end(key)
+        while len(store.queues) > MAX_QUEUES:
+            store.queues.popitem(last=False)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _rolled_back(session: Session, _previous: SessionTransaction) -> None:
+    """Whatever was staged may rest on writes that are gone: drop it all."""
+    session.info.pop(_STAGED, None)
+    if not session.in_transaction():
+        session.info.pop(_CHANGED_FOR, None)
+    # Stamps set on held users may have been rolled back with a savepoint.
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, User):
+            session.expire(obj, ["queue_stamp"])
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _transaction_ended(session: Session, transaction: SessionTransaction) -> None:
+    """Closed without committing (or the commit failed): nothing is published."""
+    if transaction.parent is None:
+        session.info.pop(_STAGED, None)
+        session.info.pop(_CHANGED_FOR, None)

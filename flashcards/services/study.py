@@ -278,17 +278,22 @@ def _build_kept_queue(
     counts = _roll_up(tree, own, done, presets_by_id(session))[deck.id]
     live = _live_progress(user.id, deck_ids, today)
 
-    learning = tuple(
+    # Learning cards due today, and those due in the first minutes of tomorrow:
+    # not counted today, but the learn-ahead at the very end of the day shows them.
+    learn_ahead_until = tomorrow_starts + LEARN_AHEAD
+    learning_rows = [
         (due_at, card_id)
         for due_at, card_id in session.execute(
             live.with_only_columns(CardProgress.due_at, CardProgress.card_id)
             .where(
                 CardProgress.queue == "learning",
-                CardProgress.due_at < tomorrow_starts,
+                CardProgress.due_at < learn_ahead_until,
             )
             .order_by(CardProgress.due_at, CardProgress.card_id)
         )
-    )
+    ]
+    learning = tuple(row for row in learning_rows if row[0] < tomorrow_starts)
+    learning_later = tuple(row for row in learning_rows if row[0] >= tomorrow_starts)
     reviews: list[int] = []
     review_left = {d.id: own[d.id].review for d in tree if own[d.id].review > 0}
     if counts.review and review_left:
@@ -320,8 +325,9 @@ def _build_kept_queue(
         stamp=user.queue_stamp,
         today=today,
         tomorrow_starts=tomorrow_starts,
-        deck_ids=frozenset(deck_ids),
+        learn_ahead_until=learn_ahead_until,
         learning=learning,
+        learning_later=learning_later,
         reviews=tuple(reviews),
         new=tuple(new),
     )
@@ -335,6 +341,7 @@ def _from_kept_queue(
         new=len(kept.new), learning=len(kept.learning), review=len(kept.reviews)
     )
     first_learning = kept.learning[0] if kept.learning else None
+    soonest = first_learning or (kept.learning_later[0] if kept.learning_later else None)
     picked: tuple[int, str] | None = None
     if first_learning is not None and first_learning[0] <= now:
         picked = (first_learning[1], "learning")
@@ -342,8 +349,8 @@ def _from_kept_queue(
         picked = (kept.reviews[0], "review")
     elif kept.new:
         picked = (kept.new[0], "new")
-    elif first_learning is not None and first_learning[0] <= now + LEARN_AHEAD:
-        picked = (first_learning[1], "learning")
+    elif soonest is not None and soonest[0] <= now + LEARN_AHEAD:
+        picked = (soonest[1], "learning")
     if picked is None:
         next_at = first_learning[0] if first_learning is not None else None
         return StudyQueue(counts=counts, card=None, next_learning_at=next_at)

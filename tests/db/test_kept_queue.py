@@ -22,7 +22,7 @@ from flashcards.db.models import Deck, Preset, User
 from flashcards.deckfile import CardSpec, DeckSpec
 from flashcards.services import queue_cache, study
 from flashcards.services.importing import import_deck
-from flashcards.services.presets import default_preset
+from flashcards.services.presets import default_preset, user_clock
 from flashcards.services.users import ensure_local_user
 
 MINUTE = dt.timedelta(minutes=1)
@@ -302,3 +302,104 @@ def test_kept_queues_can_be_switched_off(
         assert_same(*both_ways(session, now))
         user, deck = user_and_deck(session)
         assert queue_cache.kept_queue(session, user, deck.id, 0) is None
+
+
+def test_learn_ahead_reaches_into_the_first_minutes_of_tomorrow(
+    sessions: sessionmaker[Session], now: dt.datetime
+) -> None:
+    """A learning step that crosses the rollover is due at tomorrow's start; in the
+    last 20 minutes of the day the learn-ahead offers it, as the database says."""
+    with sessions.begin() as session:
+        ensure_local_user(session, now=now)
+        import_deck(session, deck_spec("solo", "Solo", 1, reverse_every=99), now=now)
+        user, _deck = user_and_deck(session, "solo")
+        clock = user_clock(user)
+        tomorrow_starts = clock.day_start(clock.day_number(now) + 1)
+    late = tomorrow_starts - 8 * MINUTE
+    with sessions.begin() as session:
+        kept, fresh = both_ways(session, late, "solo")
+        assert kept.card is not None
+        user, _ = user_and_deck(session, "solo")
+        # Again: the first step (1 min); then Good: 10 min, past the rollover.
+        study.answer_card(session, user=user, card_id=kept.card.card_id, rating=1,
+                          now=late, expected_version=kept.card.version)
+    with sessions.begin() as session:
+        kept, fresh = both_ways(session, late + 2 * MINUTE, "solo")
+        assert_same(kept, fresh)
+        assert kept.card is not None
+        user, _ = user_and_deck(session, "solo")
+        study.answer_card(session, user=user, card_id=kept.card.card_id, rating=3,
+                          now=late + 2 * MINUTE, expected_version=kept.card.version)
+    for minutes in (3, 5, 7):
+        with sessions.begin() as session:
+            assert_same(*both_ways(session, late + minutes * MINUTE, "solo"))
+    with sessions.begin() as session:
+        kept, fresh = both_ways(session, late + 7 * MINUTE, "solo")
+        assert kept.card is not None  # offered by the learn-ahead, though not counted
+        assert kept.counts.learning == 0
+
+
+def test_a_released_savepoint_then_a_rollback_publishes_nothing(
+    tree: sessionmaker[Session], now: dt.datetime
+) -> None:
+    with tree.begin() as session:
+        before = both_ways(session, now)[0]
+    assert before.card is not None
+    with tree() as session:
+        user, deck = user_and_deck(session)
+        study.answer_card(
+            session, user=user, card_id=before.card.card_id, rating=3, now=now,
+            expected_version=before.card.version,
+        )
+        with session.begin_nested():
+            study.study_queue(session, user=user, deck=deck, now=now)
+        session.rollback()
+    with tree.begin() as session:  # another change takes the stamp number again
+        user, _ = user_and_deck(session)
+        queue_cache.queues_changed(session, user.id)
+    with tree.begin() as session:
+        kept, fresh = both_ways(session, now)
+        assert_same(kept, fresh)
+        assert kept.card is not None and kept.card.card_id == before.card.card_id
+
+
+def test_a_queue_built_after_a_bury_is_dropped_with_its_rollback(
+    tree: sessionmaker[Session], now: dt.datetime
+) -> None:
+    with tree.begin() as session:
+        before = both_ways(session, now)[0]
+    assert before.card is not None
+    with tree() as session:
+        user, deck = user_and_deck(session)
+        today = study.user_clock(user).day_number(now)
+        study.bury_card(session, user=user, card_id=before.card.card_id, today=today)
+        study.study_queue(session, user=user, deck=deck, now=now)
+        session.rollback()
+    with tree.begin() as session:
+        user, _ = user_and_deck(session)
+        queue_cache.queues_changed(session, user.id)
+    with tree.begin() as session:
+        kept, fresh = both_ways(session, now)
+        assert_same(kept, fresh)
+        assert kept.card is not None and kept.card.card_id == before.card.card_id
+
+
+def test_shared_changes_bump_the_stamps_once_at_commit(
+    tree: sessionmaker[Session], now: dt.datetime
+) -> None:
+    """An import holds no user's row while it runs: the stamps move at commit."""
+    with tree.begin() as session:
+        stamp = user_and_deck(session)[0].queue_stamp
+        both_ways(session, now)
+    with tree.begin() as session:
+        import_deck(session, deck_spec("top", "Top", 12), now=now)
+        session.flush()
+        raw = session.connection().execute(select(User.queue_stamp)).scalar_one()
+        assert raw == stamp  # not yet
+        # This transaction already sees new cards, so it keeps no queue.
+        user, deck = user_and_deck(session)
+        assert queue_cache.kept_queue(session, user, deck.id, 0) is None
+        import_deck(session, deck_spec("left", "Top::Left", 9), now=now)
+    with tree.begin() as session:
+        assert user_and_deck(session)[0].queue_stamp == stamp + 1
+        assert_same(*both_ways(session, now))

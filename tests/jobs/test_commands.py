@@ -10,12 +10,12 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from flashcards.cli import Context
 from flashcards.config import Settings
-from flashcards.db.models import JobRun, Note, Review
+from flashcards.db.models import JobRun, Note, Review, User
 from flashcards.jobs.commands import backup_command, jobs_command, restore_command
 from flashcards.jobs.locks import scheduler_lock
 from flashcards.services.backups import list_backups
@@ -97,6 +97,7 @@ def test_backup_then_restore_brings_back_deleted_history(
 
     with sessions.begin() as session:
         session.execute(delete(Note).where(Note.key == "france"))
+        stamp_after_backup = session.scalar(select(func.max(User.queue_stamp))) or 0
 
     result = invoke(settings, "restore", str(backup.path), input="y\n")
 
@@ -106,6 +107,10 @@ def test_backup_then_restore_brings_back_deleted_history(
     assert "The database as it was before is in " in result.output
     with sessions() as session:
         assert session.scalars(select(Review.card_id)).all() == [studied]
+        # Study queues a running web process kept from before cannot pass for
+        # current: every stamp moved past the ones of the replaced database.
+        restored = session.scalar(select(func.min(User.queue_stamp)))
+        assert restored is not None and restored > stamp_after_backup
     safety = [b for b in list_backups(settings.instance_dir / "backups") if b.label]
     assert len(safety) == 1
 
