@@ -96,8 +96,15 @@ def presets_by_id(session: Session) -> tuple[dict[int, Preset], Preset]:
 
 
 def deck_settings(session: Session, deck: Deck, user: User) -> DeckSettings:
+    return preset_settings(session, deck.preset_id, user)
+
+
+def preset_settings(
+    session: Session, preset_id: int | None, user: User
+) -> DeckSettings:
+    """The settings of a deck using this preset (None: the Default preset)."""
     by_id, fallback = presets_by_id(session)
-    preset = by_id.get(deck.preset_id or -1, fallback)
+    preset = by_id.get(preset_id or -1, fallback)
     return DeckSettings(
         options=preset_options(preset),
         clock=user_clock(user),

@@ -73,6 +73,9 @@ class KeptQueue:
     learning_later: tuple[tuple[dt.datetime, int], ...]
     reviews: tuple[int, ...]
     new: tuple[int, ...]
+    # The deck settings (study.DeckSettings) of each preset the tree's decks use,
+    # so that answering need not load the presets again.
+    settings: tuple[tuple[int | None, object], ...] = ()
     built_at: float = field(default_factory=time.monotonic)
 
     def contains(self, card_id: int) -> bool:
@@ -154,6 +157,30 @@ def kept_queue(session: Session, user: User, deck_id: int, today: int) -> KeptQu
             return None  # built after this transaction began: not for it
         store.queues.move_to_end(key)
         return kept
+
+
+def kept_settings(session: Session, user: User, preset_id: int | None) -> object | None:
+    """The settings a current kept queue of this user holds for this preset."""
+    if not enabled or _unusable(session):
+        return None
+    staged: dict[_Key, KeptQueue | None] = session.info.get(_STAGED, {})
+    candidates = [
+        kept
+        for key, kept in staged.items()
+        if key[0] == user.id and kept is not None
+    ]
+    if not candidates:
+        store = _store(session)
+        with store.lock:
+            candidates = [
+                kept for key, kept in store.queues.items() if key[0] == user.id
+            ]
+    for kept in candidates:
+        if kept.stamp == user.queue_stamp:
+            for kept_preset, settings in kept.settings:
+                if kept_preset == preset_id:
+                    return settings
+    return None
 
 
 def keep_queue(session: Session, user: User, deck_id: int, kept: KeptQueue) -> None:

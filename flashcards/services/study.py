@@ -41,6 +41,7 @@ from flashcards.services.decks import visible_decks_clause
 from flashcards.services.presets import (
     DeckSettings,
     deck_settings,
+    preset_settings,
     presets_by_id,
     user_clock,
 )
@@ -330,6 +331,10 @@ def _build_kept_queue(
         learning_later=learning_later,
         reviews=tuple(reviews),
         new=tuple(new),
+        settings=tuple(
+            (preset_id, preset_settings(session, preset_id, user))
+            for preset_id in {d.preset_id for d in tree}
+        ),
     )
 
 
@@ -497,11 +502,20 @@ def _studyable(
     return not hidden and progress.queue == queue
 
 
+def _settings(session: Session, deck: Deck, user: User) -> DeckSettings:
+    """`deck_settings`, from a current kept queue when one holds them (answering
+    reads them every time, and presets rarely change)."""
+    kept = queue_cache.kept_settings(session, user, deck.preset_id)
+    if isinstance(kept, DeckSettings):
+        return kept
+    return deck_settings(session, deck, user)
+
+
 def button_previews(
     session: Session, *, user: User, deck: Deck, card: StudyCard, now: dt.datetime
 ) -> dict[Rating, CardState]:
     """The next state for each rating, for the labels on the four buttons."""
-    settings = deck_settings(session, deck, user)
+    settings = _settings(session, deck, user)
     return preview(
         card.state,
         now=now,
@@ -518,7 +532,7 @@ def answer_labels(
 
     Uses the seed `answer_card` will use, so the labels show the intervals it picks.
     """
-    settings = deck_settings(session, deck, user)
+    settings = _settings(session, deck, user)
     labels = button_labels(
         card.state,
         now=now,
@@ -627,7 +641,7 @@ def answer_card(
             "This card was already answered (perhaps in another tab); "
             "nothing was recorded twice. Here is the next card."
         )
-    settings = deck_settings(session, deck, user)
+    settings = _settings(session, deck, user)
     today = settings.clock.day_number(now)
     _check_due(progress, settings, now=now, today=today, ahead_days=ahead_days)
 

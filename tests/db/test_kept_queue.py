@@ -403,3 +403,24 @@ def test_shared_changes_bump_the_stamps_once_at_commit(
     with tree.begin() as session:
         assert user_and_deck(session)[0].queue_stamp == stamp + 1
         assert_same(*both_ways(session, now))
+
+
+def test_answers_follow_a_preset_change_at_once(
+    tree: sessionmaker[Session], now: dt.datetime
+) -> None:
+    """Answering reads the deck settings a kept queue holds; a preset change makes
+    them stale together with the queue."""
+    with tree.begin() as session:
+        first = both_ways(session, now)[0]
+    with tree.begin() as session:
+        default_preset(session).learning_steps = "3 30"
+    assert first.card is not None
+    with tree.begin() as session:
+        user, _ = user_and_deck(session)
+        result = study.answer_card(
+            session, user=user, card_id=first.card.card_id, rating=1, now=now,
+            expected_version=first.card.version,
+        )
+    # The new first step, 3 minutes (plus Anki's small jitter); not the old 1.
+    assert result.state.due is not None
+    assert now + 3 * MINUTE <= result.state.due < now + 4 * MINUTE
