@@ -75,12 +75,28 @@ class DayClock:
         That is local midnight-plus-rollover-hour on the day's date, converted
         with the offset in force then, so days around DST changes are 23 or 25
         hours long. When the rollover hour falls in a spring-forward gap, the
-        day starts at the transition (fold=0 reads the gap time with the old
-        offset, which lands exactly there for whole-hour gaps).
+        day starts at the transition: the first instant whose local time is past
+        the start. (Whole days can be skipped too: Samoa went from 29 to 31
+        December 2011.)
         """
         local_date = _EPOCH + timedelta(days=day_number)
-        local = datetime.combine(local_date, time(self.rollover_hour), tzinfo=self.zone)
-        return local.astimezone(UTC)
+        wall = datetime.combine(local_date, time(self.rollover_hour))
+        after = wall.replace(tzinfo=self.zone).astimezone(UTC)
+        if after.astimezone(self.zone).replace(tzinfo=None) == wall:
+            return after  # the usual case: that local time exists
+        # In a gap, fold=0 (the old offset) lands after it and fold=1 before it;
+        # the transition lies between, on a whole second.
+        before = wall.replace(tzinfo=self.zone, fold=1).astimezone(UTC)
+        low = int(min(before, after).timestamp())
+        high = int(max(before, after).timestamp())
+        while high - low > 1:
+            middle = (low + high) // 2
+            local = datetime.fromtimestamp(middle, self.zone).replace(tzinfo=None)
+            if local >= wall:
+                high = middle
+            else:
+                low = middle
+        return datetime.fromtimestamp(high, UTC)
 
     def next_day_start(self, now: datetime) -> datetime:
         """The start of the scheduling day after the one holding `now`."""

@@ -161,7 +161,20 @@ def test_day_start_brackets_every_instant(
     n = clock.day_number(instant)
     assert clock.day_start(n) <= instant < clock.day_start(n + 1)
     # The next day starts right after this one ends. Usually it is day n + 1;
-    # where a local date never happened (Apia, 2011-12-30) it is n + 2.
+    # where a local date never happened (Apia, 2011-12-30, with the rollover at
+    # midnight) it is n + 2.
     following = clock.next_day_start(instant)
     assert clock.day_number(following - timedelta(microseconds=1)) == n
     assert clock.day_number(following) in (n + 1, n + 2)
+
+
+@pytest.mark.parametrize("hour", [0, 1, 4, 23])
+def test_the_days_around_samoas_skipped_date_follow_day_number(hour: int) -> None:
+    """Samoa skipped 30 December 2011; every day still starts where day_number
+    says the day begins, and no instant is lost between days."""
+    clock = DayClock("Pacific/Apia", hour)
+    start = datetime(2011, 12, 28, tzinfo=UTC)
+    for minutes in range(0, 4 * 24 * 60, 7):
+        instant = start + timedelta(minutes=minutes)
+        n = clock.day_number(instant)
+        assert clock.day_start(n) <= instant < clock.day_start(n + 1)
