@@ -183,6 +183,59 @@ def test_date_sorts_page_like_one_full_sort(
     assert pages == expected
 
 
+@pytest.mark.parametrize("sort", ["interval", "ease", "lapses", "reps", "deck"])
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize(
+    "filters", [{}, {"state": "suspended"}, {"text": "odd"}], ids=["all", "susp", "text"]
+)
+def test_other_sorts_page_like_one_full_sort(
+    scheduled: sessionmaker[Session],
+    now: dt.datetime,
+    sort: str,
+    descending: bool,
+    filters: dict[str, str],
+) -> None:
+    """The page is sorted on narrow rows and filled in after: same cards, same
+    order, ties broken by card id, as one sort of the whole rows."""
+    with scheduled.begin() as session:
+        me = user(session)
+        for i, row in enumerate(
+            session.scalars(
+                select(CardProgress)
+                .where(CardProgress.user_id == me.id)
+                .order_by(CardProgress.card_id)
+            )
+        ):
+            row.interval_days, row.ease = i % 4, 2.5 - (i % 3) / 10
+            row.lapses, row.reps = i % 2, i % 5
+    matching = set(every_page(scheduled, BrowseQuery(**filters, page_size=50), now))
+    assert matching
+    pages = every_page(
+        scheduled,
+        BrowseQuery(**filters, sort=sort, descending=descending, page_size=4),
+        now,
+    )
+    with scheduled() as session:
+        me = user(session)
+        progress = {
+            row.card_id: row
+            for row in session.scalars(
+                select(CardProgress).where(CardProgress.user_id == me.id)
+            )
+        }
+        cards = {card.id: card for card in session.scalars(select(Card))}
+
+        def key(card_id: int) -> tuple[Any, ...]:
+            found = progress.get(card_id)
+            if sort == "deck":
+                return (0, cards[card_id].position, card_id)  # one deck
+            value = getattr(found, {"interval": "interval_days"}.get(sort, sort), 0)
+            return (value or 0, card_id)
+
+        expected = sorted(matching, key=key, reverse=descending)
+    assert pages == expected
+
+
 def test_date_sort_reads_the_progress_index(
     scheduled: sessionmaker[Session], now: dt.datetime
 ) -> None:
