@@ -33,15 +33,40 @@ def run_migrations_online() -> None:
                 poolclass=pool.NullPool,
             )
         )
-    with engine.begin() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=target_metadata,
-            include_object=include_object,
-            # SQLite cannot ALTER most things; batch mode rebuilds tables (no-op on PG).
-            render_as_batch=True,
-        )
-        context.run_migrations()
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:
+            # Batch mode rebuilds a table by copying it and dropping the old one;
+            # with foreign keys on, that drop would delete every row that refers
+            # to it (ON DELETE CASCADE). SQLite ignores this pragma inside a
+            # transaction, so it is set before the migration's transaction.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                context.configure(
+                    connection=connection,
+                    target_metadata=target_metadata,
+                    include_object=include_object,
+                    # SQLite cannot ALTER most things; batch mode rebuilds tables
+                    # (a no-op on PostgreSQL).
+                    render_as_batch=True,
+                )
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql(
+                        "PRAGMA foreign_key_check"
+                    ).fetchall()
+                    if broken:
+                        raise RuntimeError(
+                            f"the migration left {len(broken)} rows pointing at "
+                            f"rows that are gone (first: {broken[0]}); nothing "
+                            "was changed"
+                        )
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
 
 if context.is_offline_mode():

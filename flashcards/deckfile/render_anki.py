@@ -28,6 +28,7 @@ import html
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib import metadata
 from typing import Final
 
 from flashcards.deckfile.render import to_anki_cloze, to_anki_html
@@ -36,6 +37,22 @@ from flashcards.deckfile.render import to_anki_cloze, to_anki_html
 # write changes (same text, different output): every stored key then stops
 # matching, and each entry is rendered again on its next import or export.
 RENDER_VERSION: Final = 1
+
+
+def _library_versions() -> str:
+    """The versions of the libraries the HTML comes from: upgrading one (a
+    Markdown parser's edge cases change between releases) makes every stored key
+    stop matching too, without anyone having to remember RENDER_VERSION."""
+    versions = []
+    for package in ("markdown-it-py", "mdit-py-plugins", "nh3", "latex2mathml"):
+        try:
+            versions.append(f"{package}={metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{package}=?")
+    return ";".join(versions)
+
+
+_LIBRARIES: Final = _library_versions()
 
 # Anki's own field separator; rendered HTML never needs it (see `stored_fields`).
 _SEPARATOR: Final = "\x1f"
@@ -66,14 +83,15 @@ def entry_key(
     cloze: str | None,
     extra: str | None,
 ) -> str:
-    """The key of an entry's fields: a hash of its text and of `RENDER_VERSION`.
+    """The key of an entry's fields: a hash of its text, `RENDER_VERSION` and the
+    renderer libraries' versions.
 
     Each part is written with its length first, so no two different entries
     can be encoded the same way. (Every export computes it for every note, so
     it is kept to one string and one hash.)
     """
     encoded = (
-        f"{_part(str(RENDER_VERSION))}{_part(kind)}"
+        f"{_part(f'{RENDER_VERSION};{_LIBRARIES}')}{_part(kind)}"
         f"{_part(front)}{_part(back)}{_part(cloze)}{_part(extra)}"
     )
     return hashlib.blake2b(encoded.encode(), digest_size=16).hexdigest()

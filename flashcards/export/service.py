@@ -30,6 +30,7 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -247,9 +248,12 @@ def _store_rendered(session: Session, rendered: list[FreshFields]) -> None:
     Written after the package, when no query streams any more, in the caller's
     transaction: a caller that commits keeps them, a read-only one drops them.
     They are only a cache, so a database too busy to take the write (SQLite with
-    another writer past the busy timeout) costs the next export time, not this
-    export its package; SQLite's transaction stays usable after that error.
+    another writer past the busy timeout, PostgreSQL rows locked by an import for
+    more than a few seconds) costs the next export time, not this export its
+    package.
     """
+    if not rendered:
+        return
     # (Bind names differ from the column names, which SQLAlchemy reserves.)
     statement = (
         update(_NOTES)
@@ -262,21 +266,41 @@ def _store_rendered(session: Session, rendered: list[FreshFields]) -> None:
     )
     connection = session.connection()
     try:
-        for start in range(0, len(rendered), _STREAM_ROWS):
-            connection.execute(
-                statement,
-                [
-                    {
-                        "b_id": fresh.note_id,
-                        "b_key": fresh.key,
-                        "b_fields": fresh.fields.stored(),
-                        "b_images": list(fresh.fields.images) or None,
-                    }
-                    for fresh in rendered[start : start + _STREAM_ROWS]
-                ],
-            )
+        if connection.dialect.name != "postgresql":
+            # SQLite's transaction stays usable after a failed statement (and a
+            # savepoint opened outside a pysqlite transaction would commit).
+            _write_rendered(connection, statement, rendered)
+            return
+        # PostgreSQL aborts the whole transaction on an error: a savepoint keeps
+        # the caller's usable. Wait a little for rows an import holds, not until
+        # it commits.
+        with session.begin_nested():
+            # Asked for inside the block: that is when the SAVEPOINT is sent.
+            in_savepoint = session.connection()
+            in_savepoint.exec_driver_sql("SET LOCAL lock_timeout = '3s'")
+            _write_rendered(in_savepoint, statement, rendered)
+            # SET LOCAL outlives the savepoint: give the caller its own back.
+            in_savepoint.exec_driver_sql("SET LOCAL lock_timeout = DEFAULT")
     except OperationalError:
         pass
+
+
+def _write_rendered(
+    connection: Connection, statement: Any, rendered: list[FreshFields]
+) -> None:
+    for start in range(0, len(rendered), _STREAM_ROWS):
+        connection.execute(
+            statement,
+            [
+                {
+                    "b_id": fresh.note_id,
+                    "b_key": fresh.key,
+                    "b_fields": fresh.fields.stored(),
+                    "b_images": list(fresh.fields.images) or None,
+                }
+                for fresh in rendered[start : start + _STREAM_ROWS]
+            ],
+        )
 
 
 def _result(path: Path | None, stats: ExportStats) -> ExportResult:

@@ -299,7 +299,9 @@ def _filters(
         where.append(Card.retired_at.is_not(None))
     else:
         where.append(Card.retired_at.is_(None))
-    words = query.text.split()
+    # A NUL cannot be in card text, and SQLite's full-text query syntax and
+    # PostgreSQL both refuse it; repeated words add nothing to the search.
+    words = list(dict.fromkeys(query.text.replace("\x00", " ").split()))
     indexed = None
     if words:
         needs_note = True
@@ -591,7 +593,8 @@ def browse_cards(
                 rows_query.outerjoin(p, progress_join).where(Card.id.in_(page_ids))
             )
         }
-        fetched = [by_id[card_id] for card_id in page_ids]
+        # A card retired between the two reads is left out of this page.
+        fetched = [by_id[card_id] for card_id in page_ids if card_id in by_id]
     more = len(fetched) > query.page_size
     fetched = fetched[: query.page_size]
     if not forward:

@@ -83,6 +83,8 @@ def _sqlite_has_trigram_fts() -> bool:
 
 
 def _sqlite_has_statistics() -> bool:
+    if context.is_offline_mode():
+        return False  # (writing SQL out for later: there is no file to look at)
     found = op.get_bind().exec_driver_sql(
         "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'"
     )

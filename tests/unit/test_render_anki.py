@@ -122,3 +122,13 @@ def test_key_changes_with_the_renderer_version(monkeypatch: pytest.MonkeyPatch) 
     key = entry_key(*BASIC)
     monkeypatch.setattr(render_anki, "RENDER_VERSION", render_anki.RENDER_VERSION + 1)
     assert entry_key(*BASIC) != key
+
+
+def test_key_changes_with_the_markdown_libraries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Upgrading markdown-it-py or nh3 can change the HTML of the same text."""
+    key = entry_key(*BASIC)
+    assert "markdown-it-py=" in render_anki._LIBRARIES
+    monkeypatch.setattr(
+        render_anki, "_LIBRARIES", render_anki._LIBRARIES + ";markdown-it-py=99"
+    )
+    assert entry_key(*BASIC) != key

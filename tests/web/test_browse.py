@@ -127,6 +127,15 @@ def test_bad_searches_are_explained(app: Flask, browser: Browser) -> None:
         assert message in text_of(response), url
 
 
+def test_odd_search_text_is_searched_not_an_error(app: Flask, browser: Browser) -> None:
+    """A NUL byte, a word repeated many times: a result page, never a 500."""
+    for text in ("cap%00ital", "Paris " * 3000, "%00"):
+        response = browser.get("/browse", query_string={"q": text.replace("%00", "\x00")})
+        assert response.status_code == 200, text[:20]
+    found = text_of(browser.get("/browse", query_string={"q": "capital\x00"}))
+    assert "What is the capital of France?" in found
+
+
 def test_card_page_shows_content_state_history_and_source(
     app: Flask, browser: Browser, decks_dir: object
 ) -> None:
