@@ -618,6 +618,11 @@ def browse_cards(
     )
 
 
+# One alias for every call: a fresh aliased() per call would defeat SQLAlchemy's
+# cache of compiled statements.
+_DATED = aliased(CardProgress, name="dated")
+
+
 def _split_rows(
     session: Session,
     rows_query: Select[*tuple[Any, ...]],
@@ -643,7 +648,7 @@ def _split_rows(
     joined = and_(p.card_id == Card.id, p.user_id == user_id)
     # NOT EXISTS rather than "value IS NULL" over the outer join: PostgreSQL
     # estimates that as almost no rows and then picks a plan that reads them all.
-    dated = aliased(CardProgress)
+    dated = _DATED
     has_value = exists().where(
         dated.card_id == Card.id,
         dated.user_id == user_id,

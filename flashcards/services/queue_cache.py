@@ -33,7 +33,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, event, inspect, update
 from sqlalchemy.engine import Engine
@@ -61,14 +61,14 @@ class KeptQueue:
     `learning` holds (due, card id) for every learning card due before tomorrow,
     soonest first; `reviews` and `new` hold the card ids today's limits allow, in
     the order they will be shown. The counts are their lengths. `learning_later`
-    holds the learning cards due in the first minutes of tomorrow: not counted
-    today, but offered by the learn-ahead at the very end of the day.
+    holds learning cards due tomorrow or later (the build reads those of
+    tomorrow's first minutes; answers add any): not counted today, but the
+    soonest is offered by the learn-ahead at the very end of the day.
     """
 
     stamp: int
     today: int
     tomorrow_starts: dt.datetime
-    learn_ahead_until: dt.datetime
     learning: tuple[tuple[dt.datetime, int], ...]
     learning_later: tuple[tuple[dt.datetime, int], ...]
     reviews: tuple[int, ...]
@@ -197,6 +197,14 @@ def forget_queue(session: Session, user: User, deck_id: int, today: int) -> None
         store.queues.pop(key, None)
 
 
+def _bump(user_id: int | None) -> Any:
+    """UPDATE users: the stamp of one user (None: of everyone) goes up by one."""
+    statement = update(_USERS).values(queue_stamp=_USERS.c.queue_stamp + 1)
+    if user_id is not None:
+        statement = statement.where(_USERS.c.id == user_id)
+    return statement.returning(_USERS.c.id, _USERS.c.queue_stamp)
+
+
 def queues_changed(session: Session, user_id: int | None = None) -> None:
     """Record now that what `user_id` (None: every user) can study has changed.
 
@@ -204,13 +212,7 @@ def queues_changed(session: Session, user_id: int | None = None) -> None:
     are dropped when next asked for. User objects the session holds get the new
     stamp, so a queue asked for later in the same transaction sees the change.
     """
-    statement = update(_USERS).values(queue_stamp=_USERS.c.queue_stamp + 1)
-    if user_id is not None:
-        statement = statement.where(_USERS.c.id == user_id)
-    bumped = session.connection().execute(
-        statement.returning(_USERS.c.id, _USERS.c.queue_stamp)
-    )
-    for bumped_id, stamp in bumped:
+    for bumped_id, stamp in session.connection().execute(_bump(user_id)):
         held = session.identity_map.get(identity_key(User, bumped_id))
         if held is not None:
             set_committed_value(held, "queue_stamp", stamp)
@@ -231,12 +233,7 @@ def card_answered(
     queue is carried over only when it was current just before this answer and
     held the card; any other is dropped and rebuilt when next asked for.
     """
-    stamp = session.execute(
-        update(_USERS)
-        .where(_USERS.c.id == user.id)
-        .values(queue_stamp=_USERS.c.queue_stamp + 1)
-        .returning(_USERS.c.queue_stamp)
-    ).scalar_one()
+    _user_id, stamp = session.execute(_bump(user.id)).one()
     set_committed_value(user, "queue_stamp", stamp)
     if not enabled:
         return
@@ -271,10 +268,9 @@ def _carry_over(
     gone = {card_id, *hidden}
     learning = [entry for entry in kept.learning if entry[1] not in gone]
     later = [entry for entry in kept.learning_later if entry[1] not in gone]
-    if learning_due is not None and learning_due < kept.tomorrow_starts:
-        bisect.insort(learning, (learning_due, card_id))
-    elif learning_due is not None and learning_due < kept.learn_ahead_until:
-        bisect.insort(later, (learning_due, card_id))
+    if learning_due is not None:
+        today = learning_due < kept.tomorrow_starts
+        bisect.insort(learning if today else later, (learning_due, card_id))
     return replace(
         kept,
         learning=tuple(learning),

@@ -60,6 +60,12 @@ class StaleAnswerError(StudyError):
     """The page that sent the answer no longer shows the card's current state."""
 
 
+ALREADY_ANSWERED = (
+    "This card was already answered (perhaps in another tab); "
+    "nothing was recorded twice. Here is the next card."
+)
+
+
 class NotDueError(StudyError):
     """The card is not one the queue would show now."""
 
@@ -281,14 +287,13 @@ def _build_kept_queue(
 
     # Learning cards due today, and those due in the first minutes of tomorrow:
     # not counted today, but the learn-ahead at the very end of the day shows them.
-    learn_ahead_until = tomorrow_starts + LEARN_AHEAD
     learning_rows = [
         (due_at, card_id)
         for due_at, card_id in session.execute(
             live.with_only_columns(CardProgress.due_at, CardProgress.card_id)
             .where(
                 CardProgress.queue == "learning",
-                CardProgress.due_at < learn_ahead_until,
+                CardProgress.due_at < tomorrow_starts + LEARN_AHEAD,
             )
             .order_by(CardProgress.due_at, CardProgress.card_id)
         )
@@ -326,7 +331,6 @@ def _build_kept_queue(
         stamp=user.queue_stamp,
         today=today,
         tomorrow_starts=tomorrow_starts,
-        learn_ahead_until=learn_ahead_until,
         learning=learning,
         learning_later=learning_later,
         reviews=tuple(reviews),
@@ -546,19 +550,28 @@ def answer_labels(
 # --- answering and undo ----------------------------------------------------------------
 
 
+def _visible_card(user: User, card_id: int, *more: Any) -> Any:
+    """Select the card and its deck (and `more`), if the user can see the deck."""
+    return (
+        select(Card, Deck, *more)
+        .join(Deck, Deck.id == Card.deck_id)
+        .where(Card.id == card_id, visible_decks_clause(user.id))
+    )
+
+
+def _live(row: Any, card_id: int) -> Any:
+    """The row of `_visible_card`, or the error for a card the user cannot study."""
+    if row is None:
+        raise StudyError(f"There is no card {card_id}.")
+    if row[0].retired_at is not None:
+        raise StudyError("This card was removed from its deck file.")
+    return row
+
+
 def _load_card_for_user(
     session: Session, user: User, card_id: int
 ) -> tuple[Card, Deck]:
-    row = session.execute(
-        select(Card, Deck)
-        .join(Deck, Deck.id == Card.deck_id)
-        .where(Card.id == card_id, visible_decks_clause(user.id))
-    ).first()
-    if row is None:
-        raise StudyError(f"There is no card {card_id}.")
-    card, deck = row
-    if card.retired_at is not None:
-        raise StudyError("This card was removed from its deck file.")
+    card, deck = _live(session.execute(_visible_card(user, card_id)).first(), card_id)
     return card, deck
 
 
@@ -585,19 +598,12 @@ def _card_deck_and_progress(
         .exists()
     )
     row = session.execute(
-        select(Card, Deck, CardProgress, has_siblings)
-        .join(Deck, Deck.id == Card.deck_id)
-        .outerjoin(
+        _visible_card(user, card_id, CardProgress, has_siblings).outerjoin(
             CardProgress,
             and_(CardProgress.card_id == Card.id, CardProgress.user_id == user.id),
         )
-        .where(Card.id == card_id, visible_decks_clause(user.id))
     ).first()
-    if row is None:
-        raise StudyError(f"There is no card {card_id}.")
-    card, deck, progress, siblings = row
-    if card.retired_at is not None:
-        raise StudyError("This card was removed from its deck file.")
+    card, deck, progress, siblings = _live(row, card_id)
     return card, deck, progress, bool(siblings)
 
 
@@ -637,10 +643,7 @@ def answer_card(
     )
     current_version = progress.version if progress else 0
     if current_version != expected_version:
-        raise StaleAnswerError(
-            "This card was already answered (perhaps in another tab); "
-            "nothing was recorded twice. Here is the next card."
-        )
+        raise StaleAnswerError(ALREADY_ANSWERED)
     settings = _settings(session, deck, user)
     today = settings.clock.day_number(now)
     _check_due(progress, settings, now=now, today=today, ahead_days=ahead_days)
@@ -764,10 +767,7 @@ def _write_progress(
         )
         written_rows = written.rowcount  # type: ignore[attr-defined]
     if written_rows != 1:
-        raise StaleAnswerError(
-            "This card was already answered (perhaps in another tab); "
-            "nothing was recorded twice. Here is the next card."
-        )
+        raise StaleAnswerError(ALREADY_ANSWERED)
     if progress is not None:
         for key, value in values.items():
             set_committed_value(progress, key, value)

@@ -263,9 +263,10 @@ def test_note_mtime_grows_only_for_changed_content(
     }
 
 
-def test_a_replaced_image_makes_its_note_newer(
+def export_after_replacing_the_image(
     loaded: sessionmaker[Session], decks_dir: Path, now: dt.datetime, tmp_path: Path
-) -> None:
+) -> tuple[dt.datetime, dict[str, int]]:
+    """Replace basis.png a day later, export the day after: (when, note mtimes)."""
     replaced = now + dt.timedelta(days=1)
     image = decks_dir / "img" / "basis.png"
     image.write_bytes(b"\x89PNG basis v2")
@@ -276,6 +277,13 @@ def test_a_replaced_image_makes_its_note_newer(
     ):
         mods = {g: r[1] for g, r in note_rows(conn).items()}
         assert archive.read("0") == b"\x89PNG basis v2"
+    return replaced, mods
+
+
+def test_a_replaced_image_makes_its_note_newer(
+    loaded: sessionmaker[Session], decks_dir: Path, now: dt.datetime, tmp_path: Path
+) -> None:
+    replaced, mods = export_after_replacing_the_image(loaded, decks_dir, now, tmp_path)
     assert mods[identity.note_guid("linear-algebra", "basis")] == int(
         replaced.timestamp()
     )
@@ -801,16 +809,7 @@ def test_a_replaced_image_makes_its_note_newer_with_stored_fields(
     now: dt.datetime,
     tmp_path: Path,
 ) -> None:
-    replaced = now + dt.timedelta(days=1)
-    image = decks_dir / "img" / "basis.png"
-    image.write_bytes(b"\x89PNG basis v2")
-    os.utime(image, (replaced.timestamp(), replaced.timestamp()))
-    with opened(package(loaded, now + dt.timedelta(days=2)), tmp_path) as (
-        conn,
-        archive,
-    ):
-        mods = {g: r[1] for g, r in note_rows(conn).items()}
-        assert archive.read("0") == b"\x89PNG basis v2"
+    replaced, mods = export_after_replacing_the_image(loaded, decks_dir, now, tmp_path)
     assert renders == []
     assert mods[identity.note_guid("linear-algebra", "basis")] == int(
         replaced.timestamp()

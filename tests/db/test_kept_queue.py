@@ -113,11 +113,8 @@ def test_random_study_days_match_a_fresh_queue(
         moment = now + dt.timedelta(days=day + 1)
 
 
-def test_answers_are_carried_over_without_rebuilding(
-    tree: sessionmaker[Session], now: dt.datetime, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    with tree.begin() as session:
-        first = both_ways(session, now)[0]
+def count_builds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that grows by one each time a queue is built from the database."""
     builds: list[int] = []
     real_build = study._build_kept_queue
 
@@ -126,6 +123,15 @@ def test_answers_are_carried_over_without_rebuilding(
         return real_build(*args, **kwargs)
 
     monkeypatch.setattr(study, "_build_kept_queue", counting_build)
+    return builds
+
+
+def test_answers_are_carried_over_without_rebuilding(
+    tree: sessionmaker[Session], now: dt.datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with tree.begin() as session:
+        first = both_ways(session, now)[0]
+    builds = count_builds(monkeypatch)
     card = first.card
     for i in range(5):
         assert card is not None
@@ -152,17 +158,10 @@ def rebuilt_after(
         both_ways(session, now)
     with sessions.begin() as session:
         change(session)
-    builds: list[int] = []
-    real_build = study._build_kept_queue
-
-    def counting_build(*args, **kwargs):  # type: ignore[no-untyped-def]
-        builds.append(1)
-        return real_build(*args, **kwargs)
-
-    monkeypatch.setattr(study, "_build_kept_queue", counting_build)
-    with sessions.begin() as session:
-        assert_same(*both_ways(session, now))
-    monkeypatch.setattr(study, "_build_kept_queue", real_build)
+    with monkeypatch.context() as patch:
+        builds = count_builds(patch)
+        with sessions.begin() as session:
+            assert_same(*both_ways(session, now))
     return bool(builds)
 
 
@@ -339,6 +338,20 @@ def test_learn_ahead_reaches_into_the_first_minutes_of_tomorrow(
         assert kept.counts.learning == 0
 
 
+def assert_nothing_kept_from_the_rollback(
+    tree: sessionmaker[Session], now: dt.datetime, first: study.StudyCard
+) -> None:
+    """Another change takes the rolled-back stamp number again: a queue left from
+    the rolled-back transaction would now pass for current."""
+    with tree.begin() as session:
+        user, _ = user_and_deck(session)
+        queue_cache.queues_changed(session, user.id)
+    with tree.begin() as session:
+        kept, fresh = both_ways(session, now)
+        assert_same(kept, fresh)
+        assert kept.card is not None and kept.card.card_id == first.card_id
+
+
 def test_a_released_savepoint_then_a_rollback_publishes_nothing(
     tree: sessionmaker[Session], now: dt.datetime
 ) -> None:
@@ -354,13 +367,7 @@ def test_a_released_savepoint_then_a_rollback_publishes_nothing(
         with session.begin_nested():
             study.study_queue(session, user=user, deck=deck, now=now)
         session.rollback()
-    with tree.begin() as session:  # another change takes the stamp number again
-        user, _ = user_and_deck(session)
-        queue_cache.queues_changed(session, user.id)
-    with tree.begin() as session:
-        kept, fresh = both_ways(session, now)
-        assert_same(kept, fresh)
-        assert kept.card is not None and kept.card.card_id == before.card.card_id
+    assert_nothing_kept_from_the_rollback(tree, now, before.card)
 
 
 def test_a_queue_built_after_a_bury_is_dropped_with_its_rollback(
@@ -375,13 +382,7 @@ def test_a_queue_built_after_a_bury_is_dropped_with_its_rollback(
         study.bury_card(session, user=user, card_id=before.card.card_id, today=today)
         study.study_queue(session, user=user, deck=deck, now=now)
         session.rollback()
-    with tree.begin() as session:
-        user, _ = user_and_deck(session)
-        queue_cache.queues_changed(session, user.id)
-    with tree.begin() as session:
-        kept, fresh = both_ways(session, now)
-        assert_same(kept, fresh)
-        assert kept.card is not None and kept.card.card_id == before.card.card_id
+    assert_nothing_kept_from_the_rollback(tree, now, before.card)
 
 
 def test_shared_changes_bump_the_stamps_once_at_commit(
